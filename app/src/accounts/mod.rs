@@ -1,0 +1,107 @@
+//! Accounts (tenants) and their members.
+
+mod page;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+pub use page::{AccountPage, AccountsPage};
+
+use crate::error::AppError;
+use crate::users::{text_enum, Status};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipRole {
+    Owner,
+    Member,
+}
+
+text_enum!(MembershipRole { Owner => "owner", Member => "member" });
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub balance: i64,
+    pub low_balance_threshold: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub role: MembershipRole,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChange {
+    pub status: Option<Status>,
+    pub low_balance_threshold: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub user_id: String,
+    pub role: MembershipRole,
+}
+
+#[server(prefix = "/rpc", endpoint = "list_accounts")]
+pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::list(&call.state, &call.caller).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_account")]
+pub async fn get_account(id: String) -> Result<(AccountView, Vec<MemberView>), AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let account = service::get(&call.state, &call.caller, &id).await?;
+        let members = service::members(&call.state, &call.caller, &id).await?;
+        Ok((account, members))
+    };
+    call.finish(result.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "create_account")]
+pub async fn create_account(name: String) -> Result<AccountView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::create(&call.state, &call.caller, NewAccount { name }).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "change_account")]
+pub async fn change_account(
+    id: String,
+    status: Option<Status>,
+    low_balance_threshold: Option<i64>,
+) -> Result<AccountView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let change = AccountChange { status, low_balance_threshold };
+    call.finish(service::change(&call.state, &call.caller, &id, change).await)
+}
+
+/// Adds a user, found by email, to an account (admins and the account's owners).
+#[server(prefix = "/rpc", endpoint = "add_member")]
+pub async fn add_member(account_id: String, email: String, role: MembershipRole) -> Result<MemberView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::add_member_by_email(&call.state, &call.caller, &account_id, &email, role).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_member")]
+pub async fn remove_member(account_id: String, user_id: String) -> Result<(), AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::remove_member(&call.state, &call.caller, &account_id, &user_id).await)
+}

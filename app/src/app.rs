@@ -1,0 +1,71 @@
+//! The document shell and the console's routes.
+
+use crate::accounts::{AccountPage, AccountsPage};
+use crate::auth::SignInPage;
+use crate::dashboard::DashboardPage;
+use crate::layout::ConsoleLayout;
+use crate::tokens::TokensPage;
+use crate::users::UsersPage;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="tollgate" href="/pkg/tollgate.css" />
+        <Title formatter=|page: String| format!("{page} · Tollgate") />
+        <Router>
+            // Async rendering: pages wait for their data on the server, so redirects
+            // (not signed in) and plain HTML (no JavaScript) both work.
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/accounts") view=AccountsPage />
+                    <Route path=path!("/admin/accounts/:id") view=AccountPage />
+                    <Route path=path!("/admin/tokens") view=TokensPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="centered">
+            <h1>"Page not found"</h1>
+            <p>
+                <a href="/">"Back to the dashboard"</a>
+            </p>
+        </main>
+    }
+}

@@ -1,0 +1,35 @@
+//! What the console keeps in a session: the signed-in user and the chosen account.
+
+use crate::error::AppError;
+use tower_sessions::Session;
+
+const USER_ID: &str = "user_id";
+const CURRENT_ACCOUNT: &str = "current_account";
+
+fn session_error(err: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %err, "session store error");
+    AppError::Internal
+}
+
+/// Starts a signed-in session under a new id, so an id planted before sign-in is useless.
+pub async fn sign_in(session: &Session, user_id: &str) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session.clear().await;
+    session.insert(USER_ID, user_id).await.map_err(session_error)
+}
+
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+pub async fn signed_in_user(session: &Session) -> Result<Option<String>, AppError> {
+    session.get(USER_ID).await.map_err(session_error)
+}
+
+pub async fn current_account(session: &Session) -> Result<Option<String>, AppError> {
+    session.get(CURRENT_ACCOUNT).await.map_err(session_error)
+}
+
+pub async fn set_current_account(session: &Session, account_id: &str) -> Result<(), AppError> {
+    session.insert(CURRENT_ACCOUNT, account_id).await.map_err(session_error)
+}

@@ -1,0 +1,237 @@
+//! The one error type of the console and the management API.
+//!
+//! It travels to the browser (server functions serialise it), so the UI can match on
+//! variants; on the server it becomes the contract's error body in `IntoResponse`.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    #[error("Wrong email or password.")]
+    InvalidCredentials,
+    #[error("This user is suspended. Ask an administrator to reactivate it.")]
+    UserSuspended,
+    #[error("Too many sign-in attempts. Try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    #[error("No such {what}.")]
+    NotFound { what: String },
+    #[error("{message}")]
+    InvalidValue { param: String, message: String },
+    #[error("Missing required field `{param}`.")]
+    MissingField { param: String },
+    #[error("Field `{param}` has the wrong type: {message}")]
+    InvalidType { param: String, message: String },
+    #[error("Unknown field `{param}`.")]
+    UnknownField { param: String },
+    #[error("The request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    #[error("The request body is larger than {limit_bytes} bytes.")]
+    RequestTooLarge { limit_bytes: usize },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("No route {method} {path}.")]
+    UnknownRoute { method: String, path: String },
+    #[error("Method {method} is not allowed on {path}.")]
+    MethodNotAllowed { method: String, path: String },
+    /// The cause is logged where this is built and never sent to the client.
+    #[error("Something went wrong on our side. Quote the request id to support.")]
+    Internal,
+    /// A failure of the server-function transport itself (network, decoding).
+    #[error("The console could not reach the server: {0}")]
+    Transport(String),
+}
+
+/// Which layer of the request pipeline refused the request (api-contract.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Request,
+    Identity,
+    Permission,
+    Quota,
+    RateLimit,
+    Routing,
+    Upstream,
+    Internal,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Request => "request",
+            Layer::Identity => "identity",
+            Layer::Permission => "permission",
+            Layer::Quota => "quota",
+            Layer::RateLimit => "rate_limit",
+            Layer::Routing => "routing",
+            Layer::Upstream => "upstream",
+            Layer::Internal => "internal",
+        }
+    }
+}
+
+impl AppError {
+    pub fn not_found(what: &str) -> Self {
+        AppError::NotFound { what: what.to_owned() }
+    }
+
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        AppError::InvalidValue { param: param.to_owned(), message: message.into() }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated | AppError::InvalidCredentials | AppError::UserSuspended => 401,
+            AppError::TooManyAttempts { .. } => 429,
+            AppError::Forbidden => 403,
+            AppError::NotFound { .. } | AppError::UnknownRoute { .. } => 404,
+            AppError::InvalidValue { .. }
+            | AppError::MissingField { .. }
+            | AppError::InvalidType { .. }
+            | AppError::UnknownField { .. }
+            | AppError::InvalidJson(_) => 400,
+            AppError::UnsupportedMediaType => 415,
+            AppError::RequestTooLarge { .. } => 413,
+            AppError::Conflict(_) => 409,
+            AppError::MethodNotAllowed { .. } => 405,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// The machine-readable `code` of the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "not_signed_in",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::UserSuspended => "user_suspended",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound { .. } => "not_found",
+            AppError::InvalidValue { .. } => "invalid_value",
+            AppError::MissingField { .. } => "missing_field",
+            AppError::InvalidType { .. } => "invalid_type",
+            AppError::UnknownField { .. } => "unknown_field",
+            AppError::InvalidJson(_) => "invalid_json",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::RequestTooLarge { .. } => "request_too_large",
+            AppError::Conflict(_) => "conflict",
+            AppError::UnknownRoute { .. } => "unknown_route",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
+            AppError::Internal | AppError::Transport(_) => "internal_error",
+        }
+    }
+
+    /// The OpenAI-style `type` of the error body.
+    pub fn error_type(&self) -> &'static str {
+        match self.status() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            429 => "rate_limit_error",
+            500 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    pub fn layer(&self) -> Layer {
+        match self {
+            AppError::Unauthenticated
+            | AppError::InvalidCredentials
+            | AppError::UserSuspended
+            | AppError::TooManyAttempts { .. } => Layer::Identity,
+            AppError::Forbidden => Layer::Permission,
+            AppError::Internal | AppError::Transport(_) => Layer::Internal,
+            _ => Layer::Request,
+        }
+    }
+
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            AppError::InvalidValue { param, .. }
+            | AppError::MissingField { param }
+            | AppError::InvalidType { param, .. }
+            | AppError::UnknownField { param } => Some(param),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                AppError::invalid("form", message)
+            }
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod http {
+    use super::AppError;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::Json;
+
+    /// The header that tells clients whether the gateway or an upstream produced an error.
+    pub const ERROR_SOURCE_HEADER: &str = "x-tollgate-error-source";
+
+    /// The contract's error body, in OpenAI's shape.
+    pub fn error_body(
+        message: &str,
+        error_type: &str,
+        code: &str,
+        param: Option<&str>,
+        layer: &str,
+    ) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "message": message,
+            "type": error_type,
+            "code": code,
+            "param": param,
+            "layer": layer,
+            "request_id": crate::request_id::current(),
+        }})
+    }
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = error_body(
+                &self.to_string(),
+                self.error_type(),
+                self.code(),
+                self.param(),
+                self.layer().as_str(),
+            );
+            let mut response = (status, Json(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static("gateway"));
+            if let AppError::TooManyAttempts { retry_after_secs } = self {
+                headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            response
+        }
+    }
+
+    impl From<sqlx::Error> for AppError {
+        fn from(err: sqlx::Error) -> Self {
+            tracing::error!(error = %err, "database error");
+            AppError::Internal
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use http::{error_body, ERROR_SOURCE_HEADER};

@@ -1,0 +1,131 @@
+//! The signed-in frame: navigation for the viewer's role, account switcher, sign-out.
+
+use crate::auth::{current_viewer, SignOut, SwitchAccount, Viewer};
+use crate::error::AppError;
+use crate::users::PlatformRole;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+/// Loads the signed-in user once for every console page; sends strangers to sign in.
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let switch = ServerAction::<SwitchAccount>::new();
+    let viewer = Resource::new(move || switch.version().get(), |_| current_viewer());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(viewer)) => {
+                        provide_context(viewer.clone());
+                        view! { <Frame viewer switch /> }.into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/sign-in" /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
+    let menu_open = RwSignal::new(false);
+    let role = viewer.user.role;
+    let is_staff = role != PlatformRole::User;
+    let is_admin = role == PlatformRole::Admin;
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Tollgate"</a>
+            <button
+                class="menu-toggle"
+                data-testid="nav-toggle"
+                aria-controls="main-nav"
+                aria-expanded=move || menu_open.get().to_string()
+                on:click=move |_| menu_open.update(|open| *open = !*open)
+            >
+                "Menu"
+            </button>
+            <nav id="main-nav" class="nav" class:open=move || menu_open.get() aria-label="Main">
+                <A href="/">"Dashboard"</A>
+                <Show when=move || is_staff>
+                    <A href="/admin/accounts">"Accounts"</A>
+                </Show>
+                <Show when=move || is_admin>
+                    <A href="/admin/users">"Users"</A>
+                    <A href="/admin/tokens">"Tokens"</A>
+                </Show>
+            </nav>
+            <AccountSwitcher viewer=viewer.clone() switch />
+            <div class="who">
+                <span data-testid="viewer-email">{viewer.user.email.clone()}</span>
+                <span class="badge">{viewer.user.role.as_str()}</span>
+                <SignOutButton />
+            </div>
+        </header>
+        <main class="content">
+            <Outlet />
+        </main>
+    }
+}
+
+#[component]
+fn AccountSwitcher(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
+    if viewer.accounts.len() < 2 {
+        return ().into_any();
+    }
+    let current = viewer.current_account.clone().unwrap_or_default();
+    view! {
+        <ActionForm action=switch attr:class="switcher">
+            <label for="account-switch">"Account"</label>
+            <select id="account-switch" name="account_id" data-testid="account-switcher">
+                {viewer
+                    .accounts
+                    .into_iter()
+                    .map(|membership| {
+                        let selected = membership.account_id == current;
+                        view! {
+                            <option value=membership.account_id selected=selected>
+                                {membership.account_name}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <button type="submit">"Switch"</button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+#[component]
+fn SignOutButton() -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <ActionForm action=sign_out attr:class="sign-out">
+            <button type="submit" data-testid="sign-out">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
+/// An error as a sentence a person understands.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    view! {
+        <p class="notice error" role="alert">
+            {error.to_string()}
+        </p>
+    }
+}
+
+/// The outcome of the latest submission of a form: nothing, the error, or `success`.
+#[component]
+pub fn FormResult<T: Clone + Send + Sync + 'static>(
+    result: Signal<Option<Result<T, AppError>>>,
+    success: &'static str,
+) -> impl IntoView {
+    move || match result.get() {
+        Some(Ok(_)) => view! { <p class="notice ok" role="status">{success}</p> }.into_any(),
+        Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+        None => ().into_any(),
+    }
+}

@@ -1,0 +1,70 @@
+//! Server state shared by the console's server functions and the management API.
+
+use crate::access::Caller;
+use crate::auth::throttle::SignInThrottle;
+use crate::db::Db;
+use crate::error::AppError;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::{header, request::Parts, StatusCode};
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos_options: LeptosOptions,
+    pub throttle: Arc<SignInThrottle>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// One server-function call: the state and the authenticated caller.
+///
+/// Errors are given their HTTP status here, so clients calling server functions over
+/// plain HTTP see 401/403/404 rather than the framework's blanket 500. Plain HTML form
+/// posts (no JavaScript) keep the framework's redirect back to the form instead.
+pub struct ServerCall {
+    pub state: AppState,
+    pub caller: Caller,
+}
+
+impl ServerCall {
+    pub async fn begin() -> Result<ServerCall, AppError> {
+        let state = use_context::<AppState>().ok_or(AppError::Internal)?;
+        let mut parts = request_parts()?;
+        match Caller::from_request_parts(&mut parts, &state).await {
+            Ok(caller) => Ok(ServerCall { state, caller }),
+            Err(err) => Err(with_status(err)),
+        }
+    }
+
+    pub fn finish<T>(&self, result: Result<T, AppError>) -> Result<T, AppError> {
+        result.map_err(with_status)
+    }
+}
+
+/// The head of the HTTP request a server function is serving.
+pub fn request_parts() -> Result<Parts, AppError> {
+    use_context::<Parts>().ok_or(AppError::Internal)
+}
+
+/// The session of the request a server function is serving.
+pub fn session() -> Result<tower_sessions::Session, AppError> {
+    request_parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or(AppError::Internal)
+}
+
+/// Sets the response status of the current server function from its error.
+pub fn with_status(err: AppError) -> AppError {
+    let is_form_post = use_context::<Parts>().is_some_and(|parts| {
+        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    });
+    if let (false, Some(response)) = (is_form_post, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    err
+}

@@ -1,0 +1,30 @@
+//! The management API (`/api/v1`): everything the console can do, for automation.
+//!
+//! Handlers are thin: they authenticate the caller, parse the body and call the same
+//! domain services as the console's server functions.
+
+mod accounts;
+mod session;
+mod tokens;
+mod users;
+
+use crate::http::{method_not_allowed, unknown_route};
+use app::state::AppState;
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(session::sign_in).delete(session::sign_out))
+        .route("/me", get(session::me))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", patch(users::change))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/{id}", get(accounts::get).patch(accounts::change))
+        .route("/accounts/{id}/members", get(accounts::members).post(accounts::add_member))
+        .route("/accounts/{id}/members/{user_id}", delete(accounts::remove_member))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+}

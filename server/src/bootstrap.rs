@@ -1,0 +1,73 @@
+//! First-start set-up: an admin to sign in with, and (for the demo) the echo catalog.
+
+use crate::config::Config;
+use app::accounts::service as accounts;
+use app::error::AppError;
+use app::models::store as catalog;
+use app::state::AppState;
+use app::users::{service as users, store as users_store, NewUser, PlatformRole};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use secrecy::ExposeSecret;
+use std::path::{Path, PathBuf};
+
+const ADMIN_PASSWORD_FILE: &str = "admin-password";
+const DEMO_ACCOUNT: &str = "Demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("could not create the first admin: {0}")]
+    Admin(AppError),
+    #[error("could not write {path}: {source}")]
+    PasswordFile { path: PathBuf, source: std::io::Error },
+}
+
+/// Where the first admin's credentials came from, for the start-up banner.
+#[derive(Debug)]
+pub enum AdminCredentials {
+    AlreadyPresent,
+    FromConfiguration { email: String },
+    Generated { email: String, password_file: PathBuf },
+}
+
+/// Creates the first admin when no active admin exists.
+pub async fn ensure_admin(state: &AppState, config: &Config) -> Result<AdminCredentials, BootstrapError> {
+    if users_store::active_admin_exists(&state.db).await.map_err(BootstrapError::Admin)? {
+        return Ok(AdminCredentials::AlreadyPresent);
+    }
+    let email = config.admin_email.clone();
+    let (password, credentials) = match &config.admin_password {
+        Some(password) => (password.expose_secret().to_owned(), AdminCredentials::FromConfiguration { email: email.clone() }),
+        None => {
+            let password: String = rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect();
+            let password_file = write_private_file(&config.data_dir, ADMIN_PASSWORD_FILE, &password)?;
+            (password, AdminCredentials::Generated { email: email.clone(), password_file })
+        }
+    };
+    let admin = NewUser { email, password, role: PlatformRole::Admin };
+    users::create_unchecked(&state.db, &admin).await.map_err(BootstrapError::Admin)?;
+    Ok(credentials)
+}
+
+/// The demo set-up of `make run`: the echo channel and model, and an account the admin owns.
+pub async fn seed_demo(state: &AppState, config: &Config) -> Result<(), AppError> {
+    catalog::ensure_demo_echo(&state.db).await?;
+    if let Some(admin) = users_store::by_email(&state.db, &config.admin_email).await? {
+        accounts::ensure_owned_account(state, DEMO_ACCOUNT, &admin.view.id).await?;
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read (the generated admin password).
+fn write_private_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, BootstrapError> {
+    let path = dir.join(name);
+    let fail = |source| BootstrapError::PasswordFile { path: path.clone(), source };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(fail)?;
+    std::io::Write::write_all(&mut file, format!("{contents}\n").as_bytes()).map_err(fail)?;
+    Ok(path)
+}

@@ -1,0 +1,113 @@
+//! Configuration: defaults, then an optional TOML file, then `TOLLGATE_*` variables.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`; defaults to `tollgate.db` in the data directory.
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The admin created at start when no active admin exists.
+    pub admin_email: String,
+    #[serde(skip_serializing)]
+    pub admin_password: Option<SecretString>,
+    /// Peers whose `X-Forwarded-For` is believed (CIDRs); comma-separated in the environment.
+    #[serde(deserialize_with = "cidr_list")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Mark session cookies `Secure` (set when the console is served over HTTPS).
+    pub secure_cookies: bool,
+    pub session_idle_minutes: i64,
+    pub sign_in_attempts_per_email: u32,
+    pub sign_in_attempts_per_ip: u32,
+    /// Where the compiled console (`pkg/` with wasm, JS and CSS) is served from.
+    pub site_root: PathBuf,
+    /// Seed the demo `echo` channel, the `echo-1` model and a demo account.
+    pub seed_demo: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            database_max_connections: 16,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            admin_email: "admin@tollgate.local".to_owned(),
+            admin_password: None,
+            trusted_proxies: Vec::new(),
+            secure_cookies: false,
+            session_idle_minutes: 12 * 60,
+            sign_in_attempts_per_email: 5,
+            sign_in_attempts_per_ip: 30,
+            site_root: PathBuf::from("target/site"),
+            seed_demo: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads the configuration; `file` is read when given or when `tollgate.toml` exists.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let default_file = Path::new("tollgate.toml");
+        match file {
+            Some(file) => figment = figment.merge(Toml::file_exact(file)),
+            None if default_file.exists() => figment = figment.merge(Toml::file(default_file)),
+            None => {}
+        }
+        figment.merge(Env::prefixed("TOLLGATE_")).extract().map_err(|err| ConfigError(Box::new(err)))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tollgate.db").display()))
+    }
+}
+
+/// Accepts a list of CIDRs (TOML) or one comma-separated string (environment).
+fn cidr_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cidrs {
+        List(Vec<String>),
+        Csv(String),
+    }
+    let entries = match Cidrs::deserialize(deserializer)? {
+        Cidrs::List(list) => list,
+        Cidrs::Csv(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    entries
+        .iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("`{entry}` is not an IP address or CIDR")))
+        })
+        .collect()
+}

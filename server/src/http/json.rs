@@ -1,0 +1,93 @@
+//! A JSON body extractor whose every rejection is the contract's error body.
+
+use app::error::AppError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+/// Management API bodies are small; anything larger is refused before parsing.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&request) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let (parts, body) = request.into_parts();
+        let limited = Request::from_parts(parts, axum::body::Body::new(http_body_util::Limited::new(body, BODY_LIMIT)));
+        let bytes = Bytes::from_request(limited, state)
+            .await
+            .map_err(|_| AppError::RequestTooLarge { limit_bytes: BODY_LIMIT })?;
+        parse(&bytes).map(Json)
+    }
+}
+
+fn is_json(request: &Request) -> bool {
+    let Some(content_type) = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Parses a body, naming the offending field when the JSON is valid but the shape is not.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let err = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => {
+            // Trailing bytes after the JSON value make the body invalid JSON.
+            deserializer.end().map_err(|err| AppError::InvalidJson(err.to_string()))?;
+            return Ok(value);
+        }
+        Err(err) => err,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !inner.is_data() {
+        return Err(AppError::InvalidJson(inner.to_string()));
+    }
+    let message = inner.to_string();
+    let message = message.split(" at line").next().unwrap_or(&message).to_owned();
+    let quoted = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    let field = |name: String| if path == "." { name } else { format!("{path}.{name}") };
+    if let Some(name) = quoted("missing field `") {
+        return Err(AppError::MissingField { param: field(name) });
+    }
+    if let Some(name) = quoted("unknown field `") {
+        return Err(AppError::UnknownField { param: field(name) });
+    }
+    let param = if path == "." { "body".to_owned() } else { path };
+    Err(AppError::InvalidType { param, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn names_the_failing_field() {
+        assert_eq!(parse::<Body>(b"{").unwrap_err().code(), "invalid_json");
+        assert_eq!(parse::<Body>(b"{}").unwrap_err(), AppError::MissingField { param: "name".into() });
+        assert_eq!(
+            parse::<Body>(br#"{"name":"a","extra":1}"#).unwrap_err(),
+            AppError::UnknownField { param: "extra".into() }
+        );
+        let err = parse::<Body>(br#"{"name":"a","count":"many"}"#).unwrap_err();
+        assert_eq!(err.code(), "invalid_type");
+        assert_eq!(err.param(), Some("count"));
+    }
+}

@@ -1,0 +1,17 @@
+//! HTTP plumbing shared by every route: request ids, JSON bodies, fallbacks.
+
+pub mod json;
+pub mod request_id;
+
+use app::error::AppError;
+use axum::extract::OriginalUri;
+use axum::http::Method;
+
+/// Unknown routes answer in the contract's error shape.
+pub async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::UnknownRoute { method: method.to_string(), path: uri.path().to_owned() }
+}
+
+pub async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+}

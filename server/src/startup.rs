@@ -1,0 +1,152 @@
+//! Building and running the application; tests call the same code on port 0.
+
+use crate::bootstrap::{self, AdminCredentials, BootstrapError};
+use crate::config::Config;
+use crate::http::{request_id, unknown_route};
+use crate::{api, health};
+use app::app::{shell, App};
+use app::auth::throttle::SignInThrottle;
+use app::db::{Db, DbError, SessionStore};
+use app::error::AppError;
+use app::state::AppState;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+const SESSION_COOKIE: &str = "tollgate_session";
+const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("seeding the demo catalog failed: {0}")]
+    Seed(AppError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("the sign-in attempt limits must be at least 1")]
+    ZeroAttemptLimit,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    admin: AdminCredentials,
+}
+
+impl Application {
+    /// Connects and migrates the database, creates the first admin, binds the listener.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
+        db.migrate().await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
+        let throttle = SignInThrottle::new(
+            NonZeroU32::new(config.sign_in_attempts_per_email).ok_or(StartupError::ZeroAttemptLimit)?,
+            NonZeroU32::new(config.sign_in_attempts_per_ip).ok_or(StartupError::ZeroAttemptLimit)?,
+        );
+        let state = AppState { db, leptos_options: leptos_options(&config, local_addr), throttle: Arc::new(throttle) };
+        let admin = bootstrap::ensure_admin(&state, &config).await?;
+        if config.seed_demo {
+            bootstrap::seed_demo(&state, &config).await.map_err(StartupError::Seed)?;
+        }
+        let router = router(state.clone(), &config);
+        Ok(Application { listener, router, state, admin })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn admin_credentials(&self) -> &AdminCredentials {
+        &self.admin
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let sweeper = tokio::spawn(sweep_expired_sessions(SessionStore::new(self.state.db.clone())));
+        // Nagle's algorithm would hold small responses back for the client's delayed ACK.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
+        self.state.db.close().await;
+        served
+    }
+}
+
+async fn sweep_expired_sessions(sessions: SessionStore) {
+    let mut interval = tokio::time::interval(EXPIRED_SESSION_SWEEP);
+    loop {
+        interval.tick().await;
+        if let Err(err) = sessions.delete_expired().await {
+            tracing::warn!(error = %err, "could not delete expired sessions");
+        }
+    }
+}
+
+fn leptos_options(config: &Config, site_addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("tollgate")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .env(Env::PROD)
+        .build()
+}
+
+fn session_layer(state: &AppState, config: &Config) -> SessionManagerLayer<SessionStore> {
+    SessionManagerLayer::new(SessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)))
+}
+
+fn router(state: AppState, config: &Config) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let app_shell = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+    let console = Router::new()
+        .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(CompressionLayer::new());
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .nest("/api/v1", api::router())
+        .route("/api/v1", get(unknown_route))
+        .merge(console)
+        .layer(session_layer(&state, config))
+        .layer(axum::middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
