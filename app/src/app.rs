@@ -11,6 +11,9 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+/// A gate, inline so the console needs no extra request for its icon.
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%232851c8'/%3E%3Cpath d='M4 12V5h8v7M4 8h8' stroke='white' stroke-width='1.5' fill='none'/%3E%3C/svg%3E";
+
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -19,6 +22,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href=FAVICON />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -17,12 +17,15 @@ pub fn DashboardPage() -> impl IntoView {
         .find(|membership| Some(&membership.account_id) == current.as_ref())
         .map(|membership| membership.role.as_str())
         .unwrap_or("");
-    let account = Resource::new(move || current.clone(), |id| async move {
-        match id {
-            Some(id) => get_account(id).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let account = Resource::new(
+        move || current.clone(),
+        |id| async move {
+            match id {
+                Some(id) => get_account(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <Title text="Dashboard" />
         <h1>"Dashboard"</h1>

@@ -13,6 +13,8 @@ pub enum AppError {
     Unauthenticated,
     #[error("Wrong email or password.")]
     InvalidCredentials,
+    #[error("The management token is malformed, unknown or revoked.")]
+    InvalidToken,
     #[error("This user is suspended. Ask an administrator to reactivate it.")]
     UserSuspended,
     #[error("Too many sign-in attempts. Try again in {retry_after_secs} seconds.")]
@@ -89,7 +91,10 @@ impl AppError {
 
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Unauthenticated | AppError::InvalidCredentials | AppError::UserSuspended => 401,
+            AppError::Unauthenticated
+            | AppError::InvalidCredentials
+            | AppError::InvalidToken
+            | AppError::UserSuspended => 401,
             AppError::TooManyAttempts { .. } => 429,
             AppError::Forbidden => 403,
             AppError::NotFound { .. } | AppError::UnknownRoute { .. } => 404,
@@ -111,6 +116,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated => "not_signed_in",
             AppError::InvalidCredentials => "invalid_credentials",
+            AppError::InvalidToken => "invalid_token",
             AppError::UserSuspended => "user_suspended",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Forbidden => "forbidden",
@@ -144,6 +150,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated
             | AppError::InvalidCredentials
+            | AppError::InvalidToken
             | AppError::UserSuspended
             | AppError::TooManyAttempts { .. } => Layer::Identity,
             AppError::Forbidden => Layer::Permission,
@@ -206,15 +213,9 @@ mod http {
 
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
-            let status =
-                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = error_body(
-                &self.to_string(),
-                self.error_type(),
-                self.code(),
-                self.param(),
-                self.layer().as_str(),
-            );
+            let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body =
+                error_body(&self.to_string(), self.error_type(), self.code(), self.param(), self.layer().as_str());
             let mut response = (status, Json(body)).into_response();
             let headers = response.headers_mut();
             headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static("gateway"));

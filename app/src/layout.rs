@@ -107,6 +107,17 @@ fn SignOutButton() -> impl IntoView {
     }
 }
 
+/// Renders `page` for platform admins, and the permission sentence for everyone else.
+/// The server refuses non-admins anyway; this keeps the UI from offering forms that fail.
+#[component]
+pub fn AdminOnly<V: IntoView + 'static>(page: impl FnOnce() -> V + Send + 'static) -> impl IntoView {
+    if expect_context::<Viewer>().user.role == PlatformRole::Admin {
+        page().into_any()
+    } else {
+        view! { <ErrorNotice error=AppError::Forbidden /> }.into_any()
+    }
+}
+
 /// An error as a sentence a person understands.
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {

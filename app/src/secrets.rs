@@ -64,7 +64,9 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_refused() {
-        for token in ["", "tgm", "tgm-", "tgm-abc-def", "tgm-aaaaaaaaaaaa-short", "tgm-aaaaaaaaaaa!-".to_owned().as_str()] {
+        for token in
+            ["", "tgm", "tgm-", "tgm-abc-def", "tgm-aaaaaaaaaaaa-short", "tgm-aaaaaaaaaaa!-".to_owned().as_str()]
+        {
             assert!(parse("tgm", token).is_none(), "{token:?}");
         }
     }

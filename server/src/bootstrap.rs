@@ -37,7 +37,9 @@ pub async fn ensure_admin(state: &AppState, config: &Config) -> Result<AdminCred
     }
     let email = config.admin_email.clone();
     let (password, credentials) = match &config.admin_password {
-        Some(password) => (password.expose_secret().to_owned(), AdminCredentials::FromConfiguration { email: email.clone() }),
+        Some(password) => {
+            (password.expose_secret().to_owned(), AdminCredentials::FromConfiguration { email: email.clone() })
+        }
         None => {
             let password: String = rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect();
             let password_file = write_private_file(&config.data_dir, ADMIN_PASSWORD_FILE, &password)?;

@@ -58,7 +58,8 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
         let throttle = SignInThrottle::new(
             NonZeroU32::new(config.sign_in_attempts_per_email).ok_or(StartupError::ZeroAttemptLimit)?,
             NonZeroU32::new(config.sign_in_attempts_per_ip).ok_or(StartupError::ZeroAttemptLimit)?,

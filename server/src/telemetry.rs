@@ -4,8 +4,8 @@ use crate::config::LogFormat;
 use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     let builder = fmt().with_env_filter(filter).with_target(false);
     // A second initialisation (tests start many servers) is harmless: keep the first.
     let _ = match format {

@@ -1,4 +1,7 @@
-use super::{get_account, list_accounts, AccountView, AddMember, ChangeAccount, CreateAccount, MemberView, MembershipRole, RemoveMember};
+use super::{
+    get_account, list_accounts, AccountView, AddMember, ChangeAccount, CreateAccount, MemberView, MembershipRole,
+    RemoveMember,
+};
 use crate::auth::Viewer;
 use crate::layout::{ErrorNotice, FormResult};
 use crate::money::format_credits;

@@ -38,9 +38,16 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewAccount) -> Res
     Ok(account)
 }
 
-pub async fn change(state: &AppState, caller: &Caller, id: &str, change: AccountChange) -> Result<AccountView, AppError> {
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    change: AccountChange,
+) -> Result<AccountView, AppError> {
+    // Visibility first: strangers get 404 whatever their role, so ids do not leak.
+    let scope = caller.account(&state.db, id, AccountNeed::Read).await?;
     let admin = caller.admin()?;
-    let before = store::by_id(&state.db, id).await?.ok_or_else(|| AppError::not_found("account"))?;
+    let before = store::by_id(&state.db, scope.account_id()).await?.ok_or_else(|| AppError::not_found("account"))?;
     if change.low_balance_threshold.is_some_and(|threshold| threshold < 0) {
         return Err(AppError::invalid("low_balance_threshold", "The low-balance threshold cannot be negative."));
     }
@@ -73,7 +80,8 @@ pub async fn add_member(
     }
     store::upsert_member(&state.db, scope.account_id(), &user.id, input.role).await?;
     let member = MemberView { user_id: user.id, email: user.email, role: input.role };
-    let entry = audit::Entry::new("member.set", "account", scope.account_id()).account(scope.account_id()).after(&member);
+    let entry =
+        audit::Entry::new("member.set", "account", scope.account_id()).account(scope.account_id()).after(&member);
     audit::record(state, scope.actor(), entry).await?;
     Ok(member)
 }

@@ -11,7 +11,9 @@ type AccountRow = (String, String, String, i64, i64, i64);
 
 const SELECT_ACCOUNT: &str = "SELECT id, name, status, balance, low_balance_threshold, created_at FROM accounts";
 
-fn from_row((id, name, status, balance, low_balance_threshold, created_at): AccountRow) -> Result<AccountView, AppError> {
+fn from_row(
+    (id, name, status, balance, low_balance_threshold, created_at): AccountRow,
+) -> Result<AccountView, AppError> {
     let status = Status::parse(&status).ok_or(AppError::Internal)?;
     Ok(AccountView { id, name, status, balance, low_balance_threshold, created_at })
 }
@@ -39,7 +41,14 @@ pub async fn insert(db: &Db, name: &str) -> Result<AccountView, AppError> {
     .execute(db.pool())
     .await
     .map_err(name_taken(name))?;
-    Ok(AccountView { id, name: name.to_owned(), status: Status::Active, balance: 0, low_balance_threshold: 0, created_at: now })
+    Ok(AccountView {
+        id,
+        name: name.to_owned(),
+        status: Status::Active,
+        balance: 0,
+        low_balance_threshold: 0,
+        created_at: now,
+    })
 }
 
 pub async fn exists(db: &Db, id: &str) -> Result<bool, AppError> {
@@ -76,22 +85,24 @@ pub async fn list_of_user(db: &Db, user_id: &str) -> Result<Vec<AccountView>, Ap
 }
 
 pub async fn update(db: &Db, account: &AccountView) -> Result<(), AppError> {
-    let result = sqlx::query("UPDATE accounts SET status = $1, low_balance_threshold = $2, updated_at = $3 WHERE id = $4")
-        .bind(account.status.as_str())
-        .bind(account.low_balance_threshold)
-        .bind(now_ms())
-        .bind(&account.id)
-        .execute(db.pool())
-        .await?;
+    let result =
+        sqlx::query("UPDATE accounts SET status = $1, low_balance_threshold = $2, updated_at = $3 WHERE id = $4")
+            .bind(account.status.as_str())
+            .bind(account.low_balance_threshold)
+            .bind(now_ms())
+            .bind(&account.id)
+            .execute(db.pool())
+            .await?;
     expect_one_row(result, "account")
 }
 
 pub async fn membership(db: &Db, account_id: &str, user_id: &str) -> Result<Option<MembershipRole>, AppError> {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2")
-        .bind(account_id)
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2")
+            .bind(account_id)
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
     role.map(|role| MembershipRole::parse(&role).ok_or(AppError::Internal)).transpose()
 }
 

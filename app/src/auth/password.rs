@@ -21,13 +21,12 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|_| AppError::Internal)?
-        .map_err(|err| {
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(|_| AppError::Internal)?.map_err(
+        |err| {
             tracing::error!(error = %err, "password hashing failed");
             AppError::Internal
-        })
+        },
+    )
 }
 
 /// Checks `password` against `stored`, or against a dummy hash when there is no user.

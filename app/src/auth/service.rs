@@ -46,7 +46,12 @@ pub async fn viewer(state: &AppState, caller: &Caller, session: Option<&Session>
     Ok(Viewer { user: caller.user.clone(), accounts, current_account })
 }
 
-pub async fn switch_account(state: &AppState, caller: &Caller, session: &Session, account_id: &str) -> Result<(), AppError> {
+pub async fn switch_account(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    account_id: &str,
+) -> Result<(), AppError> {
     caller.account(&state.db, account_id, AccountNeed::Use).await?;
     session::set_current_account(session, account_id).await
 }

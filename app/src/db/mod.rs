@@ -48,9 +48,7 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl);
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+        let options = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_creating_file(url);
@@ -59,8 +57,10 @@ impl Db {
                         Box::pin(async move {
                             // WAL lets readers run beside the single writer; NORMAL sync is
                             // durable across process crashes, which is what WAL needs.
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-                                .await?;
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
                             Ok(())
                         })
                     })

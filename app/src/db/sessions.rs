@@ -79,13 +79,9 @@ impl session_store::SessionStore for SessionStore {
         let Some((data, expiry)) = row else {
             return Ok(None);
         };
-        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
-            .map_err(backend_error)?;
-        Ok(Some(Record {
-            id: *session_id,
-            data: serde_json::from_str(&data).map_err(backend_error)?,
-            expiry_date,
-        }))
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000).map_err(backend_error)?;
+        Ok(Some(Record { id: *session_id, data: serde_json::from_str(&data).map_err(backend_error)?, expiry_date }))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {

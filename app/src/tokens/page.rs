@@ -1,11 +1,16 @@
 use super::{list_tokens, CreateToken, RevokeToken};
-use crate::layout::{ErrorNotice, FormResult};
+use crate::layout::{AdminOnly, ErrorNotice, FormResult};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// Admin: management tokens for automation; the secret is shown once.
 #[component]
 pub fn TokensPage() -> impl IntoView {
+    view! { <AdminOnly page=TokensPageContent /> }
+}
+
+#[component]
+fn TokensPageContent() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());

@@ -35,7 +35,8 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewToken) -> Resul
         return Err(AppError::invalid("name", "The name must have 1 to 100 characters."));
     }
     let issued = secrets::issue(KIND);
-    let row: TokenRow = (new_id(), name.to_owned(), issued.public_id, admin.actor().user_id.clone(), now_ms(), None, None);
+    let row: TokenRow =
+        (new_id(), name.to_owned(), issued.public_id, admin.actor().user_id.clone(), now_ms(), None, None);
     sqlx::query(
         "INSERT INTO management_tokens (id, name, public_id, secret_hash, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -66,16 +67,16 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), A
 
 /// The user a presented token acts for; any malformed, unknown or revoked token is refused alike.
 pub async fn authenticate(state: &AppState, presented: &str) -> Result<String, AppError> {
-    let (public_id, secret) = secrets::parse(KIND, presented).ok_or(AppError::Unauthenticated)?;
+    let (public_id, secret) = secrets::parse(KIND, presented).ok_or(AppError::InvalidToken)?;
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT id, secret_hash, created_by FROM management_tokens WHERE public_id = $1 AND revoked_at IS NULL",
     )
     .bind(public_id)
     .fetch_optional(state.db.pool())
     .await?;
-    let (id, secret_hash, user_id) = row.ok_or(AppError::Unauthenticated)?;
+    let (id, secret_hash, user_id) = row.ok_or(AppError::InvalidToken)?;
     if !secrets::matches(secret, &secret_hash) {
-        return Err(AppError::Unauthenticated);
+        return Err(AppError::InvalidToken);
     }
     sqlx::query("UPDATE management_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now_ms())

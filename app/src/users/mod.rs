@@ -93,11 +93,7 @@ pub async fn create_user(email: String, password: String, role: PlatformRole) ->
 }
 
 #[server(prefix = "/rpc", endpoint = "change_user")]
-pub async fn change_user(
-    id: String,
-    role: Option<PlatformRole>,
-    status: Option<Status>,
-) -> Result<UserView, AppError> {
+pub async fn change_user(id: String, role: Option<PlatformRole>, status: Option<Status>) -> Result<UserView, AppError> {
     let call = crate::state::ServerCall::begin().await?;
     let change = UserChange { role, status };
     call.finish(service::change(&call.state, &call.caller, &id, change).await)

@@ -1,11 +1,16 @@
 use super::{list_users, ChangeUser, CreateUser, PlatformRole, Status, UserView};
-use crate::layout::{ErrorNotice, FormResult};
+use crate::layout::{AdminOnly, ErrorNotice, FormResult};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// Admin: create users, change their platform role, suspend them.
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    view! { <AdminOnly page=UsersPageContent /> }
+}
+
+#[component]
+fn UsersPageContent() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let change = ServerAction::<ChangeUser>::new();
     let users = Resource::new(move || (create.version().get(), change.version().get()), |_| list_users());

@@ -66,10 +66,8 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, AppErr
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRecord>, AppError> {
-    let row: Option<UserRow> = sqlx::query_as(&format!("{SELECT_USER} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("{SELECT_USER} WHERE id = $1")).bind(id).fetch_optional(db.pool()).await?;
     row.map(from_row).transpose()
 }
 

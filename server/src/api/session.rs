@@ -24,6 +24,10 @@ pub async fn sign_out(session: Session) -> Result<StatusCode, AppError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn me(State(state): State<AppState>, caller: Caller, session: Session) -> Result<axum::Json<Viewer>, AppError> {
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+    session: Session,
+) -> Result<axum::Json<Viewer>, AppError> {
     Ok(axum::Json(service::viewer(&state, &caller, Some(&session)).await?))
 }

@@ -18,7 +18,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
 }
 
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
     service::revoke(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,29 +37,24 @@ fn is_json(request: &Request) -> bool {
 
 /// Parses a body, naming the offending field when the JSON is valid but the shape is not.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let err = match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => {
-            // Trailing bytes after the JSON value make the body invalid JSON.
-            deserializer.end().map_err(|err| AppError::InvalidJson(err.to_string()))?;
-            return Ok(value);
-        }
+    // Syntax first, so a truncated body is reported as invalid JSON, not as a missing field.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|err| AppError::InvalidJson(err.to_string()))?;
+    let err = match serde_path_to_error::deserialize(value) {
+        Ok(value) => return Ok(value),
         Err(err) => err,
     };
     let path = err.path().to_string();
-    let inner = err.into_inner();
-    if !inner.is_data() {
-        return Err(AppError::InvalidJson(inner.to_string()));
-    }
-    let message = inner.to_string();
-    let message = message.split(" at line").next().unwrap_or(&message).to_owned();
+    let message = err.into_inner().to_string();
     let quoted = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
     let field = |name: String| if path == "." { name } else { format!("{path}.{name}") };
     if let Some(name) = quoted("missing field `") {
         return Err(AppError::MissingField { param: field(name) });
     }
     if let Some(name) = quoted("unknown field `") {
-        return Err(AppError::UnknownField { param: field(name) });
+        // The path already ends at the unknown field itself.
+        let param = if path == "." { name } else { path };
+        return Err(AppError::UnknownField { param });
     }
     let param = if path == "." { "body".to_owned() } else { path };
     Err(AppError::InvalidType { param, message })

@@ -1,0 +1,91 @@
+# Tollgate: `make run` starts the gateway and console; `make test` runs every test.
+# Both install what is missing first (see `deps`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+SITE_ROOT := $(CARGO_TARGET_DIR)/site
+PKG_DIR := $(SITE_ROOT)/pkg
+WASM_TARGET := wasm32-unknown-unknown
+WASM_OUT := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm-release/app.wasm
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld binaryen
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: help deps build site run test lint unit-and-integration e2e clean
+
+help:
+	@echo "make run    install what is missing, build, start on $(LISTEN) (SQLite in $(DATA_DIR))"
+	@echo "make test   formatting, clippy, unit + integration (SQLite and PostgreSQL), browser end-to-end"
+	@echo "make build  release build: $(CARGO_TARGET_DIR)/release/tollgate and the site in $(SITE_ROOT)"
+
+# ---------------------------------------------------------------- installing
+# The wasm32 standard library: rustup's target where it can be downloaded (a laptop);
+# otherwise Debian's compiler builds std from source (machines without that download).
+define wasm_build
+	if rustup target list --installed 2>/dev/null | grep -q '^$(WASM_TARGET)$$' \
+	   || rustup target add $(WASM_TARGET) >/dev/null 2>&1; then \
+	  cargo build -p app --lib --target $(WASM_TARGET) --no-default-features --features hydrate --profile wasm-release; \
+	else \
+	  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+	  /usr/bin/cargo build -p app --lib --target $(WASM_TARGET) --no-default-features --features hydrate \
+	    --profile wasm-release -Zbuild-std=std,panic_abort; \
+	fi
+endef
+
+apt_install = $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(1) >/dev/null
+
+deps:
+	@if ! rustup target list --installed 2>/dev/null | grep -q '^$(WASM_TARGET)$$' \
+	    && ! rustup target add $(WASM_TARGET) >/dev/null 2>&1 \
+	    && ! { [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ] && command -v wasm-ld >/dev/null; }; then \
+	  echo "installing Debian's rustc-web toolchain for the wasm32 standard library"; \
+	  $(call apt_install,$(APT_PACKAGES_WASM)); \
+	fi
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  cargo install --quiet wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION) \
+	    || RUSTC=/usr/bin/rustc /usr/bin/cargo install --quiet wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION); \
+	fi
+	@command -v chromium >/dev/null || { echo "installing chromium"; $(call apt_install,chromium); }
+	@command -v npm >/dev/null || { echo "installing node and npm"; $(call apt_install,nodejs npm); }
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+# ---------------------------------------------------------------- building
+site: deps
+	@$(wasm_build)
+	@mkdir -p $(PKG_DIR)
+	wasm-bindgen --target web --out-dir $(PKG_DIR) --out-name tollgate --no-typescript $(WASM_OUT)
+	cp style/main.css $(PKG_DIR)/tollgate.css
+
+build: site
+	cargo build --release -p server
+
+run: build
+	@mkdir -p $(DATA_DIR)
+	TOLLGATE_DATABASE_URL=sqlite://$(DATA_DIR)/tollgate.db TOLLGATE_DATA_DIR=$(DATA_DIR) \
+	TOLLGATE_LISTEN=$(LISTEN) TOLLGATE_SITE_ROOT=$(SITE_ROOT) TOLLGATE_SEED_DEMO=true \
+	  $(CARGO_TARGET_DIR)/release/tollgate serve
+
+# ---------------------------------------------------------------- testing
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p app --no-default-features --features hydrate -- -D warnings
+
+unit-and-integration:
+	cargo test --workspace
+
+e2e: site
+	cargo build -p server
+	cd end2end && E2E_SERVER_BIN=$(CARGO_TARGET_DIR)/debug/tollgate E2E_SITE_ROOT=$(SITE_ROOT) npx playwright test
+
+test: deps lint unit-and-integration e2e
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results end2end/screenshots

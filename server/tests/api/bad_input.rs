@@ -1,0 +1,122 @@
+//! Bad input anywhere gets the contract's error body with a 4xx, never a 500.
+
+use crate::helpers::{error_of, spawn_app, Backend};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+
+async fn malformed_bodies_get_clear_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let post = |body: &'static str, content_type: &'static str| {
+        admin.post(app.url("/api/v1/users")).header("content-type", content_type).body(body)
+    };
+
+    error_of(post("{\"email\":", "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json")
+        .await;
+    error_of(post("{} trailing", "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_json")
+        .await;
+    error_of(
+        post("email=a", "application/x-www-form-urlencoded").send().await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+
+    let missing = error_of(
+        post(r#"{"email":"a@test.local","role":"user"}"#, "application/json").send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "missing_field",
+    )
+    .await;
+    assert_eq!(missing["param"], "password");
+
+    let unknown = r#"{"email":"a@test.local","password":"long enough password","role":"user","is_root":true}"#;
+    let unknown =
+        error_of(post(unknown, "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "unknown_field")
+            .await;
+    assert_eq!(unknown["param"], "is_root");
+
+    let mistyped = r#"{"email":"a@test.local","password":12,"role":"user"}"#;
+    let mistyped =
+        error_of(post(mistyped, "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_type")
+            .await;
+    assert_eq!(mistyped["param"], "password");
+
+    let bad_role = r#"{"email":"a@test.local","password":"long enough password","role":"root"}"#;
+    let bad_role =
+        error_of(post(bad_role, "application/json").send().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_type")
+            .await;
+    assert_eq!(bad_role["param"], "role");
+
+    let huge = format!(r#"{{"email":"{}@test.local","password":"x","role":"user"}}"#, "a".repeat(100_000));
+    let too_large = admin
+        .post(app.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    error_of(too_large, StatusCode::PAYLOAD_TOO_LARGE, "request_too_large").await;
+}
+
+async fn invalid_values_are_named(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let create = |body: serde_json::Value| admin.post(app.url("/api/v1/users")).json(&body);
+
+    let email = error_of(
+        create(serde_json::json!({"email": "not-an-email", "password": "long enough password", "role": "user"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_value",
+    )
+    .await;
+    assert_eq!(email["param"], "email");
+
+    let short = error_of(
+        create(serde_json::json!({"email": "a@test.local", "password": "short", "role": "user"})).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_value",
+    )
+    .await;
+    assert_eq!(short["param"], "password");
+
+    let duplicate =
+        create(serde_json::json!({"email": "ADMIN@test.local", "password": "long enough password", "role": "user"}));
+    error_of(duplicate.send().await.unwrap(), StatusCode::CONFLICT, "conflict").await;
+
+    let negative = admin
+        .patch(app.url("/api/v1/accounts/x"))
+        .json(&serde_json::json!({"low_balance_threshold": "lots"}))
+        .send()
+        .await
+        .unwrap();
+    error_of(negative, StatusCode::BAD_REQUEST, "invalid_type").await;
+}
+
+async fn unknown_routes_and_methods_use_the_error_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = reqwest::Client::new();
+    let unknown = error_of(
+        client.get(app.url("/api/v1/nothing-here")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "unknown_route",
+    )
+    .await;
+    assert_eq!(unknown["layer"], "request");
+    assert!(unknown["message"].as_str().unwrap().contains("/api/v1/nothing-here"));
+    error_of(
+        client.put(app.url("/api/v1/me")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
+
+on_both_backends!(
+    malformed_bodies_get_clear_errors,
+    invalid_values_are_named,
+    unknown_routes_and_methods_use_the_error_shape
+);

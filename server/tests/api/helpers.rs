@@ -1,0 +1,209 @@
+//! `spawn_app`: a fresh database and a running server per test.
+
+use reqwest::{Client, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use server::config::Config;
+use server::startup::Application;
+use tokio::sync::oneshot;
+
+pub const ADMIN_EMAIL: &str = "admin@test.local";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "a long enough password";
+
+/// Generates one test per backend from an `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            })+
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test: a SQLite file in a temp dir, or a PostgreSQL
+/// database dropped (with its connections) when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    postgres_name: Option<String>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TOLLGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+                TestDatabase { url, dir, postgres_name: None }
+            }
+            Backend::Postgres => {
+                use sqlx::{Connection, Executor};
+                let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
+                let admin_url = postgres_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url} is needed for these tests: {err}"));
+                conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create database");
+                let base = admin_url.rsplit_once('/').expect("url has a database").0;
+                TestDatabase { url: format!("{base}/{name}"), dir, postgres_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        // Drop runs inside the test's runtime; a separate thread gets its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                use sqlx::{Connection, Executor};
+                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+                conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str()).await?;
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("could not drop test database: {err}");
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub fn test_config(database: &TestDatabase) -> Config {
+    Config {
+        database_url: Some(database.url.clone()),
+        database_max_connections: 5,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: database.dir.path().to_path_buf(),
+        admin_email: ADMIN_EMAIL.into(),
+        admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        seed_demo: true,
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase::create(backend).await;
+    let mut config = test_config(&database);
+    configure(&mut config);
+    let application = Application::build(config).await.expect("application builds");
+    let address = application.local_addr();
+    let (shutdown, stopped) = oneshot::channel();
+    tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
+}
+
+/// A client that keeps cookies (a browser tab) and does not follow redirects.
+pub fn browser() -> Client {
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn sign_in(&self, client: &Client, email: &str, password: &str) -> Response {
+        client
+            .post(self.url("/api/v1/session"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A client signed in as the bootstrap admin.
+    pub async fn admin(&self) -> Client {
+        let client = browser();
+        let response = self.sign_in(&client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "admin signs in");
+        client
+    }
+
+    /// Creates a user with a platform role and returns its id and a signed-in client.
+    pub async fn user(&self, admin: &Client, email: &str, role: &str) -> (String, Client) {
+        let created = admin
+            .post(self.url("/api/v1/users"))
+            .json(&json!({ "email": email, "password": PASSWORD, "role": role }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(created.status(), StatusCode::CREATED, "user {email} created");
+        let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+        let client = browser();
+        assert_eq!(self.sign_in(&client, email, PASSWORD).await.status(), StatusCode::OK);
+        (id, client)
+    }
+
+    /// Creates an account and makes `owner_id` its owner; returns the account id.
+    pub async fn account(&self, admin: &Client, name: &str, owner_id: &str) -> String {
+        let created =
+            admin.post(self.url("/api/v1/accounts")).json(&json!({ "name": name })).send().await.expect("request");
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+        let membership = admin
+            .post(self.url(&format!("/api/v1/accounts/{id}/members")))
+            .json(&json!({ "user_id": owner_id, "role": "owner" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(membership.status(), StatusCode::CREATED);
+        id
+    }
+}
+
+/// Reads an error response and checks it has the contract's shape; returns `error`.
+pub async fn error_of(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status for {code}");
+    assert_eq!(response.headers().get("x-tollgate-error-source").and_then(|v| v.to_str().ok()), Some("gateway"));
+    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = response.json().await.expect("error body is JSON");
+    let error = body["error"].clone();
+    assert_eq!(error["code"], code, "{body}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(error["type"].is_string() && error["layer"].is_string(), "{body}");
+    assert_eq!(error["request_id"].as_str().map(str::to_owned), request_id, "body and header ids agree");
+    error
+}
