@@ -13,6 +13,8 @@ WASM_OUT := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm-release/app.wasm
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld binaryen
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
 DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 
@@ -59,7 +61,11 @@ deps:
 site: deps
 	@$(wasm_build)
 	@mkdir -p $(PKG_DIR)
-	wasm-bindgen --target web --out-dir $(PKG_DIR) --out-name tollgate --no-typescript $(WASM_OUT)
+	wasm-bindgen --target web --out-dir $(PKG_DIR) --out-name tollgate --no-typescript \
+	  --remove-name-section --remove-producers-section $(WASM_OUT)
+	@# Optional size pass: an old binaryen may refuse newer wasm features; keep the file then.
+	@if command -v wasm-opt >/dev/null && wasm-opt -Oz $(WASM_OPT_FEATURES) -o $(PKG_DIR)/opt.wasm $(PKG_DIR)/tollgate_bg.wasm 2>/dev/null; \
+	  then mv $(PKG_DIR)/opt.wasm $(PKG_DIR)/tollgate_bg.wasm; else rm -f $(PKG_DIR)/opt.wasm; fi
 	cp style/main.css $(PKG_DIR)/tollgate.css
 
 build: site
