@@ -12,9 +12,9 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_OUT := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm-release/app.wasm
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld binaryen
-WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-	--enable-mutable-globals --enable-reference-types --enable-multivalue
+# No wasm-opt: Debian's binaryen 108 produced a module that no longer hydrated (checked);
+# LTO with opt-level "z" plus gzip/brotli on the wire keep the download small.
+APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld
 DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 
@@ -63,9 +63,6 @@ site: deps
 	@mkdir -p $(PKG_DIR)
 	wasm-bindgen --target web --out-dir $(PKG_DIR) --out-name tollgate --no-typescript \
 	  --remove-name-section --remove-producers-section $(WASM_OUT)
-	@# Optional size pass: an old binaryen may refuse newer wasm features; keep the file then.
-	@if command -v wasm-opt >/dev/null && wasm-opt -Oz $(WASM_OPT_FEATURES) -o $(PKG_DIR)/opt.wasm $(PKG_DIR)/tollgate_bg.wasm 2>/dev/null; \
-	  then mv $(PKG_DIR)/opt.wasm $(PKG_DIR)/tollgate_bg.wasm; else rm -f $(PKG_DIR)/opt.wasm; fi
 	cp style/main.css $(PKG_DIR)/tollgate.css
 
 build: site
