@@ -11,10 +11,12 @@ pub mod app;
 pub mod auth;
 mod dashboard;
 pub mod error;
+pub mod keys;
 mod layout;
 pub mod models;
 pub mod money;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 #[cfg(feature = "ssr")]

@@ -4,17 +4,29 @@ use crate::access::Caller;
 use crate::auth::throttle::SignInThrottle;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::models::credential::CredentialCipher;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{header, request::Parts, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub throttle: Arc<SignInThrottle>,
+    pub credentials: Arc<CredentialCipher>,
+    /// Woken after every change to keys, models, channels, users or accounts, so the
+    /// gateway's in-memory tables refresh at once instead of at the next interval.
+    pub catalog_changed: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn announce_catalog_change(&self) {
+        self.catalog_changed.notify_one();
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use app::accounts::service as accounts;
 use app::error::AppError;
+use app::models::credential::{CredentialCipher, CredentialError};
 use app::models::store as catalog;
 use app::state::AppState;
 use app::users::{service as users, store as users_store, NewUser, PlatformRole};
@@ -13,13 +14,16 @@ use std::path::{Path, PathBuf};
 
 const ADMIN_PASSWORD_FILE: &str = "admin-password";
 const DEMO_ACCOUNT: &str = "Demo";
+const CREDENTIAL_KEY_FILE: &str = "credential.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error("could not create the first admin: {0}")]
     Admin(AppError),
-    #[error("could not write {path}: {source}")]
+    #[error("could not read or write {path}: {source}")]
     PasswordFile { path: PathBuf, source: std::io::Error },
+    #[error("credential key: {0}")]
+    CredentialKey(CredentialError),
 }
 
 /// Where the first admin's credentials came from, for the start-up banner.
@@ -58,6 +62,26 @@ pub async fn seed_demo(state: &AppState, config: &Config) -> Result<(), AppError
         accounts::ensure_owned_account(state, DEMO_ACCOUNT, &admin.view.id).await?;
     }
     Ok(())
+}
+
+/// The key that encrypts channel credentials: configured, or generated once per data dir.
+pub fn credential_cipher(config: &Config) -> Result<CredentialCipher, BootstrapError> {
+    let key = match &config.credential_key {
+        Some(key) => key.expose_secret().to_owned(),
+        None => {
+            let path = config.data_dir.join(CREDENTIAL_KEY_FILE);
+            match std::fs::read_to_string(&path) {
+                Ok(existing) => existing,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let generated = CredentialCipher::generate_key();
+                    write_private_file(&config.data_dir, CREDENTIAL_KEY_FILE, &generated)?;
+                    generated
+                }
+                Err(source) => return Err(BootstrapError::PasswordFile { path, source }),
+            }
+        }
+    };
+    CredentialCipher::from_base64(&key).map_err(BootstrapError::CredentialKey)
 }
 
 /// Writes a file only its owner can read (the generated admin password).

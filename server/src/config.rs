@@ -32,6 +32,17 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Seed the demo `echo` channel, the `echo-1` model and a demo account.
     pub seed_demo: bool,
+    /// Base64 of 32 bytes encrypting channel credentials at rest. Without it, a key is
+    /// generated into `<data dir>/credential.key` (fine for one embedded instance; set
+    /// it explicitly when several instances share PostgreSQL).
+    #[serde(skip_serializing)]
+    pub credential_key: Option<SecretString>,
+    /// How often the gateway reloads keys, models and channels changed elsewhere.
+    pub catalog_refresh_ms: u64,
+    /// Largest data-plane request body.
+    pub max_request_bytes: usize,
+    /// Usage-log rows are written in batches at least this often.
+    pub usage_flush_ms: u64,
     pub log_format: LogFormat,
 }
 
@@ -58,6 +69,10 @@ impl Default for Config {
             sign_in_attempts_per_ip: 30,
             site_root: PathBuf::from("target/site"),
             seed_demo: false,
+            credential_key: None,
+            catalog_refresh_ms: 1000,
+            max_request_bytes: 4 * 1024 * 1024,
+            usage_flush_ms: 200,
             log_format: LogFormat::Text,
         }
     }

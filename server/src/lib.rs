@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod startup;

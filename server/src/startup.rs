@@ -3,6 +3,9 @@
 use crate::bootstrap::{self, AdminCredentials, BootstrapError};
 use crate::config::Config;
 use crate::http::{request_id, unknown_route};
+use crate::gateway::catalog::Catalog;
+use crate::gateway::usage_writer::UsageWriter;
+use crate::gateway::{self, Gateway, Settings};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
@@ -21,6 +24,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -35,7 +40,7 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
-    #[error("seeding the demo catalog failed: {0}")]
+    #[error("seeding or loading the catalog failed: {0}")]
     Seed(AppError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
@@ -48,6 +53,9 @@ pub struct Application {
     router: Router,
     state: AppState,
     admin: AdminCredentials,
+    usage: UsageWriter,
+    usage_task: JoinHandle<()>,
+    refresher: JoinHandle<()>,
 }
 
 impl Application {
@@ -64,13 +72,25 @@ impl Application {
             NonZeroU32::new(config.sign_in_attempts_per_email).ok_or(StartupError::ZeroAttemptLimit)?,
             NonZeroU32::new(config.sign_in_attempts_per_ip).ok_or(StartupError::ZeroAttemptLimit)?,
         );
-        let state = AppState { db, leptos_options: leptos_options(&config, local_addr), throttle: Arc::new(throttle) };
+        let state = AppState {
+            db,
+            leptos_options: leptos_options(&config, local_addr),
+            throttle: Arc::new(throttle),
+            credentials: Arc::new(bootstrap::credential_cipher(&config)?),
+            catalog_changed: Arc::new(Notify::new()),
+        };
         let admin = bootstrap::ensure_admin(&state, &config).await?;
         if config.seed_demo {
             bootstrap::seed_demo(&state, &config).await.map_err(StartupError::Seed)?;
         }
-        let router = router(state.clone(), &config);
-        Ok(Application { listener, router, state, admin })
+        let catalog = Arc::new(Catalog::load(&state).await.map_err(StartupError::Seed)?);
+        let refresher =
+            tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
+        let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), Duration::from_millis(config.usage_flush_ms));
+        let settings = Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
+        let gateway = Gateway::new(state.clone(), catalog, usage.clone(), settings);
+        let router = router(state.clone(), gateway, &config);
+        Ok(Application { listener, router, state, admin, usage, usage_task, refresher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -92,7 +112,12 @@ impl Application {
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        // Every request has been answered: write their usage rows before closing the pool.
+        self.usage.flush().await;
+        drop(self.usage);
+        let _ = self.usage_task.await;
         sweeper.abort();
+        self.refresher.abort();
         self.state.db.close().await;
         served
     }
@@ -127,7 +152,7 @@ fn session_layer(state: &AppState, config: &Config) -> SessionManagerLayer<Sessi
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)))
 }
 
-fn router(state: AppState, config: &Config) -> Router {
+fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
@@ -148,6 +173,8 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/api/v1", get(unknown_route))
         .merge(console)
         .layer(session_layer(&state, config))
-        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
+        // The data plane needs no session: it is merged outside the session layer.
+        .merge(gateway::router(gateway))
+        .layer(axum::middleware::from_fn(request_id::assign))
 }

@@ -59,6 +59,7 @@ pub async fn change(
     store::update(&state.db, &after).await?;
     let entry = audit::Entry::new("account.change", "account", id).account(id).before(&before).after(&after);
     audit::record(state, admin.actor(), entry).await?;
+    state.announce_catalog_change();
     Ok(after)
 }
 

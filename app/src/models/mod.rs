@@ -1,4 +1,171 @@
 //! The model catalog and the channels (upstream providers) that serve each model.
 
 #[cfg(feature = "ssr")]
+pub mod credential;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
 pub mod store;
+
+use crate::users::text_enum;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    Active,
+    Disabled,
+}
+
+text_enum!(ModelStatus { Active => "active", Disabled => "disabled" });
+
+/// The wire protocol a channel speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Openai,
+    Anthropic,
+    /// Built in: answers locally and deterministically, no network.
+    Echo,
+}
+
+text_enum!(Protocol { Openai => "openai", Anthropic => "anthropic", Echo => "echo" });
+
+/// One channel serving a model, with the upstream's own name for it when it differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChannel {
+    pub channel_id: String,
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+}
+
+/// A catalog entry. Prices are micro-units per million tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelView {
+    pub code: String,
+    pub name: String,
+    pub status: ModelStatus,
+    pub input_price: i64,
+    pub output_price: i64,
+    pub context_window: i64,
+    /// The output cap reserved for when a request sends no `max_tokens`.
+    pub default_max_tokens: i64,
+    pub channels: Vec<ModelChannel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewModel {
+    pub code: String,
+    pub name: String,
+    #[serde(default = "active")]
+    pub status: ModelStatus,
+    pub input_price: i64,
+    pub output_price: i64,
+    pub context_window: i64,
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: i64,
+    #[serde(default)]
+    pub channels: Vec<ModelChannel>,
+}
+
+fn active() -> ModelStatus {
+    ModelStatus::Active
+}
+
+fn default_max_tokens() -> i64 {
+    4096
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChange {
+    pub name: Option<String>,
+    pub status: Option<ModelStatus>,
+    pub input_price: Option<i64>,
+    pub output_price: Option<i64>,
+    pub context_window: Option<i64>,
+    pub default_max_tokens: Option<i64>,
+    pub channels: Option<Vec<ModelChannel>>,
+}
+
+/// A channel as the API shows it: the credential is write-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub protocol: Protocol,
+    pub base_url: String,
+    pub has_credential: bool,
+    pub models: Vec<String>,
+    pub priority: i64,
+    pub weight: i64,
+    pub enabled: bool,
+    pub timeout_ms: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewChannel {
+    pub name: String,
+    pub protocol: Protocol,
+    #[serde(default)]
+    pub base_url: String,
+    #[serde(default)]
+    pub credential: Option<String>,
+    /// Codes of catalog models this channel serves (under the same name upstream).
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default = "one")]
+    pub weight: i64,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_timeout_ms() -> i64 {
+    60_000
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelChange {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    /// A new credential; the old one is never shown.
+    pub credential: Option<String>,
+    pub models: Option<Vec<String>>,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
+    pub enabled: Option<bool>,
+    pub timeout_ms: Option<i64>,
+}
+
+/// Credentials never reach logs, even through `Debug`.
+macro_rules! redacted_debug {
+    ($ty:ty, $($field:ident),+) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))+
+                    .field("credential", &self.credential.as_ref().map(|_| "[redacted]"))
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(NewChannel, name, protocol, base_url, models, priority, weight, enabled, timeout_ms);
+redacted_debug!(ChannelChange, name, base_url, models, priority, weight, enabled, timeout_ms);

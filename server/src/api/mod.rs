@@ -4,8 +4,11 @@
 //! domain services as the console's server functions.
 
 mod accounts;
+mod catalog;
+mod keys;
 mod session;
 mod tokens;
+mod usage;
 mod users;
 
 use crate::http::{method_not_allowed, unknown_route};
@@ -23,6 +26,15 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}", get(accounts::get).patch(accounts::change))
         .route("/accounts/{id}/members", get(accounts::members).post(accounts::add_member))
         .route("/accounts/{id}/members/{user_id}", delete(accounts::remove_member))
+        .route("/accounts/{id}/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", get(keys::get).patch(keys::change))
+        .route("/keys/{id}/revoke", post(keys::revoke))
+        .route("/models", get(catalog::models).post(catalog::create_model))
+        .route("/models/{code}", patch(catalog::change_model))
+        .route("/channels", get(catalog::channels).post(catalog::create_channel))
+        .route("/channels/{id}", patch(catalog::change_channel))
+        .route("/usage/{request_id}", get(usage::get))
+        .route("/accounts/{id}/usage", get(usage::list))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .fallback(unknown_route)

@@ -4,6 +4,7 @@ use app::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 /// Management API bodies are small; anything larger is refused before parsing.
@@ -15,7 +16,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(&request) {
+        if !is_json(request.headers()) {
             return Err(AppError::UnsupportedMediaType);
         }
         let (parts, body) = request.into_parts();
@@ -27,8 +28,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-fn is_json(request: &Request) -> bool {
-    let Some(content_type) = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+/// `application/json`, or any `application/*+json`.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();

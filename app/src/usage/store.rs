@@ -1,0 +1,179 @@
+//! SQL owned by the usage log.
+
+use super::{UsageFilter, UsagePage, UsageRecord};
+use crate::db::Db;
+use crate::error::AppError;
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::Any;
+
+const COLUMNS: &str = "request_id, client_request_id, created_at, route, account_id, key_id, model, status, error_code,
+    error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, completion_tokens, cost, client_ip,
+    channel_id, upstream_request_id, attempts, stream";
+const COLUMN_COUNT: usize = 21;
+/// Rows per INSERT: well under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+pub const MAX_PAGE: i64 = 200;
+
+#[derive(sqlx::FromRow)]
+struct UsageRow {
+    request_id: String,
+    client_request_id: Option<String>,
+    created_at: i64,
+    route: String,
+    account_id: Option<String>,
+    key_id: Option<String>,
+    model: Option<String>,
+    status: i64,
+    error_code: Option<String>,
+    error_layer: Option<String>,
+    error_message: Option<String>,
+    latency_ms: i64,
+    upstream_latency_ms: Option<i64>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost: i64,
+    client_ip: Option<String>,
+    channel_id: Option<String>,
+    upstream_request_id: Option<String>,
+    attempts: String,
+    stream: i64,
+}
+
+impl From<UsageRow> for UsageRecord {
+    fn from(row: UsageRow) -> Self {
+        UsageRecord {
+            request_id: row.request_id,
+            client_request_id: row.client_request_id,
+            created_at: row.created_at,
+            route: row.route,
+            account_id: row.account_id,
+            key_id: row.key_id,
+            model: row.model,
+            status: row.status,
+            error_code: row.error_code,
+            error_layer: row.error_layer,
+            error_message: row.error_message,
+            latency_ms: row.latency_ms,
+            upstream_latency_ms: row.upstream_latency_ms,
+            prompt_tokens: row.prompt_tokens,
+            completion_tokens: row.completion_tokens,
+            cost: row.cost,
+            client_ip: row.client_ip,
+            channel_id: row.channel_id,
+            upstream_request_id: row.upstream_request_id,
+            attempts: serde_json::from_str(&row.attempts).unwrap_or_default(),
+            stream: row.stream != 0,
+        }
+    }
+}
+
+/// Writes rows in multi-row statements; a row whose request id exists is skipped, so a
+/// retried batch never duplicates a row.
+pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let params: Vec<String> = (1..=COLUMN_COUNT).map(|col| format!("${}", row * COLUMN_COUNT + col)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO usage_logs ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.request_id)
+                .bind(&row.client_request_id)
+                .bind(row.created_at)
+                .bind(&row.route)
+                .bind(&row.account_id)
+                .bind(&row.key_id)
+                .bind(&row.model)
+                .bind(row.status)
+                .bind(&row.error_code)
+                .bind(&row.error_layer)
+                .bind(&row.error_message)
+                .bind(row.latency_ms)
+                .bind(row.upstream_latency_ms)
+                .bind(row.prompt_tokens)
+                .bind(row.completion_tokens)
+                .bind(row.cost)
+                .bind(&row.client_ip)
+                .bind(&row.channel_id)
+                .bind(&row.upstream_request_id)
+                .bind(serde_json::to_string(&row.attempts).unwrap_or_else(|_| "[]".into()))
+                .bind(i64::from(row.stream));
+        }
+        query.execute(db.pool()).await?;
+    }
+    Ok(())
+}
+
+pub async fn by_request_id(db: &Db, request_id: &str) -> Result<Option<UsageRecord>, AppError> {
+    let row: Option<UsageRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM usage_logs WHERE request_id = $1"))
+        .bind(request_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(UsageRecord::from))
+}
+
+/// The status range a filter names: `429` exactly, or `4xx` as 400..=499.
+pub fn status_range(filter: &str) -> Result<(i64, i64), AppError> {
+    let invalid = || AppError::invalid("status", "Use a status like 429 or a class like 4xx.");
+    match filter.strip_suffix("xx") {
+        Some(class) => {
+            let class: i64 = class.parse().map_err(|_| invalid())?;
+            (1..=5).contains(&class).then_some((class * 100, class * 100 + 99)).ok_or_else(invalid)
+        }
+        None => {
+            let exact: i64 = filter.parse().map_err(|_| invalid())?;
+            (100..=599).contains(&exact).then_some((exact, exact)).ok_or_else(invalid)
+        }
+    }
+}
+
+/// A keyset cursor: the last row's `created_at` and `request_id`.
+fn parse_cursor(cursor: &str) -> Result<(i64, String), AppError> {
+    let invalid = || AppError::invalid("cursor", "This cursor was not issued by this API.");
+    let (created_at, request_id) = cursor.split_once('_').ok_or_else(invalid)?;
+    Ok((created_at.parse().map_err(|_| invalid())?, request_id.to_owned()))
+}
+
+/// One account's rows, newest first, one page at a time (keyset, so deep pages stay fast).
+pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<UsagePage, AppError> {
+    let limit = filter.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let (status_min, status_max) = filter.status.as_deref().map(status_range).transpose()?.unzip();
+    let (cursor_time, cursor_id) = filter.cursor.as_deref().map(parse_cursor).transpose()?.unzip();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM usage_logs WHERE account_id = $1
+           AND ($2 IS NULL OR key_id = $2) AND ($3 IS NULL OR model = $3)
+           AND ($4 IS NULL OR status >= $4) AND ($5 IS NULL OR status <= $5)
+           AND ($6 IS NULL OR error_code = $6)
+           AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at < $8)
+           AND ($9 IS NULL OR created_at < $9 OR (created_at = $9 AND request_id < $10))
+         ORDER BY created_at DESC, request_id DESC LIMIT $11"
+    );
+    let query: QueryAs<'_, Any, UsageRow, AnyArguments<'_>> = sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(&filter.key)
+        .bind(&filter.model)
+        .bind(status_min)
+        .bind(status_max)
+        .bind(&filter.error_code)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(cursor_time)
+        .bind(cursor_id)
+        .bind(limit + 1);
+    let mut rows: Vec<UsageRecord> = query.fetch_all(db.pool()).await?.into_iter().map(UsageRecord::from).collect();
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| format!("{}_{}", row.created_at, row.request_id))
+    } else {
+        None
+    };
+    Ok(UsagePage { rows, next_cursor })
+}

@@ -1,0 +1,229 @@
+//! Every refusal of the data plane, in the order the gateway checks (api-contract.md),
+//! and how it is rendered for OpenAI-style and Anthropic-style routes.
+
+use super::protocol::Dialect;
+use app::error::{Layer, ERROR_SOURCE_HEADER};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error("Unknown route {method} {path}.")]
+    UnknownRoute { method: String, path: String },
+    #[error("Method {method} is not allowed on {path}.")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("No API key: send `Authorization: Bearer <key>`{also}.")]
+    MissingApiKey { also: &'static str },
+    #[error("The API key is not valid.")]
+    InvalidApiKey,
+    #[error("The API key {prefix} is disabled; an owner can enable it again.")]
+    ApiKeyDisabled { prefix: String },
+    #[error("The API key {prefix} is revoked and can never be used again.")]
+    ApiKeyRevoked { prefix: String },
+    #[error("The account or the user owning API key {prefix} is suspended.")]
+    AccountDisabled { prefix: String },
+    #[error("The API key {prefix} has expired.")]
+    ApiKeyExpired { prefix: String },
+    #[error("Requests from {ip} are not allowed for API key {prefix}.")]
+    IpNotAllowed { ip: String, prefix: String },
+    #[error("The request body is larger than {limit} bytes.")]
+    RequestTooLarge { limit: usize },
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    #[error("The request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("Missing required field `{0}`.")]
+    MissingField(String),
+    #[error("Field `{field}` must be {expected}.")]
+    InvalidType { field: String, expected: &'static str },
+    #[error("`{field}` cannot be sent to this model's provider: {reason}")]
+    Untranslatable { field: String, reason: &'static str },
+    #[error("The model `{0}` does not exist.")]
+    ModelNotFound(String),
+    #[error("The model `{0}` is disabled.")]
+    ModelDisabled(String),
+    #[error("API key {prefix} may not use the model `{model}`.")]
+    ModelNotAllowed { model: String, prefix: String },
+    #[error("API key {prefix} has reached its spend cap.")]
+    KeyQuotaExhausted { prefix: String },
+    #[error("The account's balance cannot cover this request (up to {needed} micro-units). Top up to continue.")]
+    InsufficientBalance { needed: i64 },
+    #[error("API key {prefix} is over its {limit} limit; retry after {retry_after} seconds.")]
+    RateLimited { prefix: String, limit: &'static str, retry_after: u64 },
+    #[error("API key {prefix} has too many requests in flight; retry after {retry_after} seconds.")]
+    ConcurrencyLimited { prefix: String, retry_after: u64 },
+    #[error("No enabled, healthy channel serves the model `{0}`.")]
+    NoAvailableChannel(String),
+    #[error("Every upstream tried failed ({attempts} attempts).")]
+    UpstreamFailed { attempts: usize },
+    #[error("The upstream did not answer within {timeout_ms} ms.")]
+    UpstreamTimeout { timeout_ms: i64 },
+    /// The upstream's own 4xx, passed through with its status, type and code.
+    #[error("{message}")]
+    Upstream { status: u16, error_type: String, code: Option<String>, message: String },
+    #[error("Something went wrong on our side. Quote the request id to support.")]
+    Internal,
+}
+
+impl GatewayError {
+    pub fn status(&self) -> u16 {
+        use GatewayError::*;
+        match self {
+            UnknownRoute { .. } | ModelNotFound(_) => 404,
+            MethodNotAllowed { .. } => 405,
+            MissingApiKey { .. } | InvalidApiKey | ApiKeyDisabled { .. } | ApiKeyRevoked { .. } | AccountDisabled { .. } => 401,
+            ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => 403,
+            RequestTooLarge { .. } => 413,
+            UnsupportedMediaType => 415,
+            InvalidJson(_) | MissingField(_) | InvalidType { .. } | Untranslatable { .. } => 400,
+            KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
+            InsufficientBalance { .. } => 402,
+            NoAvailableChannel(_) => 503,
+            UpstreamFailed { .. } => 502,
+            UpstreamTimeout { .. } => 504,
+            Upstream { status, .. } => *status,
+            Internal => 500,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        use GatewayError::*;
+        Some(match self {
+            UnknownRoute { .. } => "unknown_route",
+            MethodNotAllowed { .. } => "method_not_allowed",
+            MissingApiKey { .. } => "missing_api_key",
+            InvalidApiKey => "invalid_api_key",
+            ApiKeyDisabled { .. } => "api_key_disabled",
+            ApiKeyRevoked { .. } => "api_key_revoked",
+            AccountDisabled { .. } => "account_disabled",
+            ApiKeyExpired { .. } => "api_key_expired",
+            IpNotAllowed { .. } => "ip_not_allowed",
+            RequestTooLarge { .. } => "request_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            InvalidJson(_) => "invalid_json",
+            MissingField(_) => "missing_field",
+            InvalidType { .. } => "invalid_type",
+            Untranslatable { .. } => "untranslatable_feature",
+            ModelNotFound(_) => "model_not_found",
+            ModelDisabled(_) => "model_disabled",
+            ModelNotAllowed { .. } => "model_not_allowed",
+            KeyQuotaExhausted { .. } => "key_quota_exhausted",
+            InsufficientBalance { .. } => "insufficient_balance",
+            RateLimited { .. } => "rate_limit_exceeded",
+            ConcurrencyLimited { .. } => "concurrency_limit_exceeded",
+            NoAvailableChannel(_) => "no_available_channel",
+            UpstreamFailed { .. } => "upstream_failed",
+            UpstreamTimeout { .. } => "upstream_timeout",
+            Upstream { code, .. } => return code.as_deref(),
+            Internal => "internal_error",
+        })
+    }
+
+    pub fn error_type(&self) -> &str {
+        use GatewayError::*;
+        match self {
+            MissingApiKey { .. } | InvalidApiKey | ApiKeyDisabled { .. } | ApiKeyRevoked { .. } | AccountDisabled { .. } => {
+                "authentication_error"
+            }
+            ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => "permission_error",
+            KeyQuotaExhausted { .. } => "quota_error",
+            InsufficientBalance { .. } => "billing_error",
+            RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",
+            NoAvailableChannel(_) | UpstreamFailed { .. } | UpstreamTimeout { .. } => "upstream_error",
+            Upstream { error_type, .. } => error_type,
+            Internal => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    pub fn layer(&self) -> Layer {
+        use GatewayError::*;
+        match self {
+            MissingApiKey { .. }
+            | InvalidApiKey
+            | ApiKeyDisabled { .. }
+            | ApiKeyRevoked { .. }
+            | AccountDisabled { .. }
+            | ApiKeyExpired { .. } => Layer::Identity,
+            IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => Layer::Permission,
+            KeyQuotaExhausted { .. } | InsufficientBalance { .. } => Layer::Quota,
+            RateLimited { .. } | ConcurrencyLimited { .. } => Layer::RateLimit,
+            NoAvailableChannel(_) => Layer::Routing,
+            UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream { .. } => Layer::Upstream,
+            Internal => Layer::Internal,
+            _ => Layer::Request,
+        }
+    }
+
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            GatewayError::MissingField(field)
+            | GatewayError::InvalidType { field, .. }
+            | GatewayError::Untranslatable { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            GatewayError::RateLimited { retry_after, .. } | GatewayError::ConcurrencyLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// The response for a route of `dialect`, with the request id in the body.
+    pub fn render(&self, dialect: Dialect, request_id: &str) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = match dialect {
+            Dialect::OpenAi => json!({"error": self.fields(self.error_type(), request_id)}),
+            Dialect::Anthropic => json!({"type": "error", "error": self.fields(&anthropic_type(self), request_id)}),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        let source = if matches!(self, GatewayError::Upstream { .. }) { "upstream" } else { "gateway" };
+        headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static(source));
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+
+    fn fields(&self, error_type: &str, request_id: &str) -> Value {
+        json!({
+            "message": self.to_string(),
+            "type": error_type,
+            "code": self.code(),
+            "param": self.param(),
+            "layer": self.layer().as_str(),
+            "request_id": request_id,
+        })
+    }
+}
+
+/// Anthropic's names for the same failures.
+fn anthropic_type(error: &GatewayError) -> String {
+    if let GatewayError::Upstream { error_type, .. } = error {
+        return error_type.clone();
+    }
+    match error.status() {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+    .to_owned()
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let request_id = app::request_id::current().unwrap_or_default();
+        self.render(Dialect::OpenAi, &request_id)
+    }
+}

@@ -1,0 +1,142 @@
+//! One data-plane request from arrival to its usage row.
+//!
+//! Every request under `/v1` gets exactly one row: the handler ends the flight with
+//! `reject` or `land`; a flight dropped before that (the client went away, mid-answer or
+//! mid-stream) records itself as `client_closed` with the tokens delivered so far.
+
+use super::catalog::GatewayKey;
+use super::error::GatewayError;
+use super::metrics;
+use super::protocol::{Dialect, Usage};
+use super::usage_writer::UsageWriter;
+use app::usage::{Attempt, UsageRecord};
+use axum::response::Response;
+use std::time::Instant;
+
+pub const CLIENT_CLOSED: &str = "client_closed";
+/// nginx's code for "client closed the connection": the answer was never delivered.
+const CLIENT_CLOSED_STATUS: i64 = 499;
+
+pub struct Flight {
+    record: UsageRecord,
+    started: Instant,
+    writer: UsageWriter,
+    dialect: Dialect,
+    open: bool,
+}
+
+impl Flight {
+    pub fn begin(
+        writer: UsageWriter,
+        route: &str,
+        dialect: Dialect,
+        client_ip: String,
+        client_request_id: Option<String>,
+    ) -> Flight {
+        let record = UsageRecord {
+            request_id: app::request_id::current().unwrap_or_else(app::request_id::generate),
+            client_request_id,
+            created_at: app::clock::now_ms(),
+            route: route.to_owned(),
+            client_ip: Some(client_ip),
+            ..UsageRecord::default()
+        };
+        Flight { record, started: Instant::now(), writer, dialect, open: true }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.record.request_id
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn identify(&mut self, key: &GatewayKey) {
+        self.record.key_id = Some(key.id.clone());
+        self.record.account_id = Some(key.account_id.clone());
+    }
+
+    pub fn set_model(&mut self, code: &str) {
+        self.record.model = Some(code.to_owned());
+    }
+
+    pub fn set_stream(&mut self, stream: bool) {
+        self.record.stream = stream;
+    }
+
+    pub fn attempt(&mut self, attempt: Attempt) {
+        self.record.attempts.push(attempt);
+    }
+
+    /// The tokens used so far (a stream updates this as it goes).
+    pub fn set_usage(&mut self, usage: Usage) {
+        self.record.prompt_tokens = usage.prompt_tokens as i64;
+        self.record.completion_tokens = usage.completion_tokens as i64;
+    }
+
+    pub fn usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.record.prompt_tokens.max(0) as u64,
+            completion_tokens: self.record.completion_tokens.max(0) as u64,
+        }
+    }
+
+    /// The channel that answered; its id for the request comes from the last attempt.
+    pub fn served_by(&mut self, channel_id: &str, upstream_latency_ms: i64) {
+        self.record.channel_id = Some(channel_id.to_owned());
+        self.record.upstream_request_id = self.record.attempts.last().and_then(|a| a.upstream_request_id.clone());
+        self.record.upstream_latency_ms = Some(upstream_latency_ms);
+    }
+
+    pub fn set_cost(&mut self, cost: i64) {
+        self.record.cost = cost;
+    }
+
+    pub fn elapsed_ms(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+
+    /// The upstream's stream broke after it had started; it is not retried.
+    pub fn interrupted(&mut self) {
+        self.record.error_code = Some("upstream_stream_interrupted".into());
+        self.record.error_layer = Some("upstream".into());
+        self.record.error_message = Some("The upstream's stream ended before its last event.".into());
+    }
+
+    /// Ends the flight with the contract's error and returns the response for it.
+    pub fn reject(mut self, error: &GatewayError) -> Response {
+        self.record.status = i64::from(error.status());
+        self.record.error_code = error.code().map(str::to_owned);
+        self.record.error_layer = Some(error.layer().as_str().to_owned());
+        self.record.error_message = Some(error.to_string());
+        let response = error.render(self.dialect, &self.record.request_id);
+        self.finish();
+        response
+    }
+
+    /// Ends the flight as answered with `status`.
+    pub fn land(mut self, status: u16) {
+        self.record.status = i64::from(status);
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        self.record.latency_ms = self.elapsed_ms();
+        metrics::request_finished(&self.record);
+        self.writer.record(std::mem::take(&mut self.record));
+        self.open = false;
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if self.open {
+            self.record.status = CLIENT_CLOSED_STATUS;
+            self.record.error_code = Some(CLIENT_CLOSED.to_owned());
+            self.record.error_layer = Some("request".to_owned());
+            self.record.error_message = Some("The client closed the connection before the answer was complete.".into());
+            self.finish();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Prometheus metrics: requests by route, status, code and model; latency of the whole
+//! request, of the upstream, and the gateway's own overhead; upstream failovers.
+
+use app::usage::UsageRecord;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// The process-wide recorder (one per process, however many servers tests start).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("seconds".into()), LATENCY_BUCKETS)
+            .expect("static buckets are valid")
+            .install_recorder()
+            .expect("no other metrics recorder is installed")
+    })
+}
+
+pub async fn render() -> String {
+    handle().render()
+}
+
+pub fn request_finished(record: &UsageRecord) {
+    let labels = [
+        ("route", record.route.clone()),
+        ("status", record.status.to_string()),
+        ("code", record.error_code.clone().unwrap_or_default()),
+        ("model", record.model.clone().unwrap_or_default()),
+    ];
+    metrics::counter!("tollgate_requests_total", &labels).increment(1);
+    let total = record.latency_ms as f64 / 1000.0;
+    metrics::histogram!("tollgate_request_duration_seconds", "route" => record.route.clone()).record(total);
+    if let Some(upstream_ms) = record.upstream_latency_ms {
+        let upstream = upstream_ms as f64 / 1000.0;
+        metrics::histogram!("tollgate_upstream_duration_seconds", "route" => record.route.clone()).record(upstream);
+        metrics::histogram!("tollgate_gateway_overhead_seconds", "route" => record.route.clone())
+            .record((total - upstream).max(0.0));
+    }
+    for attempt in &record.attempts {
+        let outcome = match attempt.status {
+            Some(status) if status < 500 => "answered".to_owned(),
+            Some(_) => "server_error".to_owned(),
+            None => attempt.error.clone().unwrap_or_else(|| "failed".into()),
+        };
+        metrics::counter!("tollgate_upstream_attempts_total", "channel" => attempt.channel_id.clone(), "outcome" => outcome)
+            .increment(1);
+    }
+}
+
+pub fn failover(channel_id: &str) {
+    metrics::counter!("tollgate_upstream_failovers_total", "channel" => channel_id.to_owned()).increment(1);
+}

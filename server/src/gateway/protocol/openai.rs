@@ -1,0 +1,221 @@
+//! OpenAI Chat Completions: reading requests, answers and stream chunks; writing them.
+
+use super::sse::encode;
+use super::{
+    optional_f64, optional_u64, refuse_untranslatable, stop_list, text_content, Completion, Conversation, Finish, Role,
+    StreamEvent, StreamWriter, Turn, Usage,
+};
+use crate::gateway::error::GatewayError;
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+const UNTRANSLATABLE: &[&str] = &["tools", "tool_choice", "functions", "function_call", "response_format"];
+
+pub fn conversation(body: &Map<String, Value>) -> Result<Conversation, GatewayError> {
+    refuse_untranslatable(body, UNTRANSLATABLE)?;
+    let mut system: Vec<String> = Vec::new();
+    let mut turns = Vec::new();
+    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, message) in messages.iter().enumerate() {
+        let field = format!("messages[{index}]");
+        let role = message.get("role").and_then(Value::as_str);
+        let text = text_content(message.get("content").unwrap_or(&Value::Null), &format!("{field}.content"))?;
+        match role {
+            Some("system" | "developer") => system.push(text),
+            Some("user") => turns.push(Turn { role: Role::User, text }),
+            Some("assistant") => turns.push(Turn { role: Role::Assistant, text }),
+            Some(_) => {
+                return Err(GatewayError::Untranslatable {
+                    field: format!("{field}.role"),
+                    reason: "only system, user and assistant messages can be translated",
+                })
+            }
+            None => return Err(GatewayError::MissingField(format!("{field}.role"))),
+        }
+    }
+    let max_tokens = match optional_u64(body, "max_completion_tokens")? {
+        Some(max) => Some(max),
+        None => optional_u64(body, "max_tokens")?,
+    };
+    Ok(Conversation {
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        turns,
+        max_tokens,
+        stop: stop_list(body.get("stop"), "stop")?,
+        temperature: optional_f64(body, "temperature")?,
+        top_p: optional_f64(body, "top_p")?,
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+/// A request to an OpenAI-compatible upstream built from another dialect's conversation.
+pub fn request_body(conversation: &Conversation, model: &str) -> Value {
+    let mut messages = Vec::new();
+    if let Some(system) = &conversation.system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for turn in &conversation.turns {
+        let role = match turn.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": turn.text}));
+    }
+    let mut body = json!({"model": model, "messages": messages, "stream": conversation.stream});
+    let fields = body.as_object_mut().expect("an object");
+    if let Some(max) = conversation.max_tokens {
+        fields.insert("max_tokens".into(), max.into());
+    }
+    if !conversation.stop.is_empty() {
+        fields.insert("stop".into(), json!(conversation.stop));
+    }
+    if let Some(temperature) = conversation.temperature {
+        fields.insert("temperature".into(), temperature.into());
+    }
+    if let Some(top_p) = conversation.top_p {
+        fields.insert("top_p".into(), top_p.into());
+    }
+    if conversation.stream {
+        fields.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    body
+}
+
+/// Asks a streaming upstream to report usage in its last chunk.
+pub fn ask_for_stream_usage(body: &mut Map<String, Value>) {
+    let options = body.entry("stream_options").or_insert_with(|| json!({}));
+    if let Some(options) = options.as_object_mut() {
+        options.insert("include_usage".into(), Value::Bool(true));
+    }
+}
+
+fn finish_of(reason: Option<&str>) -> Finish {
+    match reason {
+        Some("length") => Finish::Length,
+        _ => Finish::Stop,
+    }
+}
+
+pub fn usage_of(value: &Value) -> Option<Usage> {
+    let usage = value.get("usage")?;
+    Some(Usage {
+        prompt_tokens: usage.get("prompt_tokens")?.as_u64()?,
+        completion_tokens: usage.get("completion_tokens")?.as_u64()?,
+    })
+}
+
+pub fn completion(value: &Value) -> Completion {
+    let choice = value.pointer("/choices/0");
+    Completion {
+        id: value.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        model: value.get("model").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        text: choice.and_then(|c| c.pointer("/message/content")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        finish: finish_of(choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str)),
+        usage: usage_of(value),
+    }
+}
+
+pub fn render_completion(completion: &Completion) -> Value {
+    let usage = completion.usage.unwrap_or_default();
+    json!({
+        "id": completion.id,
+        "object": "chat.completion",
+        "created": now_seconds(),
+        "model": completion.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": completion.text},
+            "finish_reason": finish_name(completion.finish),
+        }],
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+    })
+}
+
+fn finish_name(finish: Finish) -> &'static str {
+    match finish {
+        Finish::Stop => "stop",
+        Finish::Length => "length",
+    }
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// What one upstream chunk (`data:` payload) means.
+pub fn stream_events(data: &str) -> Vec<StreamEvent> {
+    let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+        return Vec::new();
+    };
+    let mut events = Vec::new();
+    if let Some(choice) = chunk.pointer("/choices/0") {
+        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            events.push(StreamEvent::Text(text.to_owned()));
+        }
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            events.push(StreamEvent::Finish(finish_of(Some(reason))));
+        }
+    }
+    if let Some(usage) = usage_of(&chunk) {
+        events.push(StreamEvent::Usage {
+            prompt_tokens: Some(usage.prompt_tokens),
+            completion_tokens: Some(usage.completion_tokens),
+        });
+    }
+    events
+}
+
+/// Writes `chat.completion.chunk` events, usage in the last one, then `[DONE]`.
+pub struct ChunkWriter {
+    id: String,
+    model: String,
+    created: u64,
+    started: bool,
+}
+
+impl ChunkWriter {
+    pub fn new(id: &str, model: &str) -> Self {
+        ChunkWriter { id: id.to_owned(), model: model.to_owned(), created: now_seconds(), started: false }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>, usage: Option<Value>) -> Bytes {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if let Some(usage) = usage {
+            chunk["usage"] = usage;
+        }
+        encode(None, &chunk.to_string())
+    }
+}
+
+impl StreamWriter for ChunkWriter {
+    fn text(&mut self, text: &str) -> Bytes {
+        let delta = if self.started {
+            json!({"content": text})
+        } else {
+            json!({"role": "assistant", "content": text})
+        };
+        self.started = true;
+        self.chunk(delta, None, None)
+    }
+
+    fn finish(&mut self, finish: Finish, usage: Usage) -> Bytes {
+        let usage = json!({
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        });
+        let mut bytes = self.chunk(json!({}), Some(finish_name(finish)), Some(usage)).to_vec();
+        bytes.extend_from_slice(&encode(None, "[DONE]"));
+        Bytes::from(bytes)
+    }
+}

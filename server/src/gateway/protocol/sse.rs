@@ -1,0 +1,85 @@
+//! Server-sent events: splitting an upstream byte stream into events.
+
+use bytes::{Bytes, BytesMut};
+
+/// One event: its `event:` name (if any) and its joined `data:` lines, plus the exact
+/// bytes it arrived as (to pass through untouched).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub name: Option<String>,
+    pub data: String,
+    pub raw: Bytes,
+}
+
+/// Buffers bytes until whole events (ended by a blank line) are available.
+#[derive(Default)]
+pub struct Decoder {
+    buffer: BytesMut,
+}
+
+impl Decoder {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.buffer.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some(end) = find_event_end(&self.buffer) {
+            let raw = self.buffer.split_to(end).freeze();
+            if let Some(event) = parse(raw) {
+                events.push(event);
+            }
+        }
+        events
+    }
+}
+
+/// The index just past the blank line ending the first event (`\n\n` or `\r\n\r\n`).
+fn find_event_end(buffer: &[u8]) -> Option<usize> {
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn parse(raw: Bytes) -> Option<Event> {
+    let text = std::str::from_utf8(&raw).ok()?;
+    let mut name = None;
+    let mut data: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            name = Some(value.trim().to_owned());
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push(value.strip_prefix(' ').unwrap_or(value));
+        }
+    }
+    if name.is_none() && data.is_empty() {
+        return None;
+    }
+    let data = data.join("\n");
+    Some(Event { name, data, raw })
+}
+
+/// Formats one `data:` event (and an optional `event:` name).
+pub fn encode(name: Option<&str>, data: &str) -> Bytes {
+    match name {
+        Some(name) => Bytes::from(format!("event: {name}\ndata: {data}\n\n")),
+        None => Bytes::from(format!("data: {data}\n\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_events_across_chunk_boundaries() {
+        let mut decoder = Decoder::default();
+        assert!(decoder.push(b"event: ping\nda").is_empty());
+        let events = decoder.push(b"ta: {\"a\":1}\n\ndata: [DONE]\r\n\r\n");
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].name.as_deref(), Some("ping"));
+        assert_eq!(events[0].data, "{\"a\":1}");
+        assert_eq!(&events[0].raw[..], b"event: ping\ndata: {\"a\":1}\n\n");
+        assert_eq!(events[1].data, "[DONE]");
+    }
+}
