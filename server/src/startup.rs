@@ -2,10 +2,10 @@
 
 use crate::bootstrap::{self, AdminCredentials, BootstrapError};
 use crate::config::Config;
-use crate::http::{request_id, unknown_route};
 use crate::gateway::catalog::Catalog;
 use crate::gateway::usage_writer::UsageWriter;
 use crate::gateway::{self, Gateway, Settings};
+use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
@@ -87,7 +87,8 @@ impl Application {
         let refresher =
             tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
         let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), Duration::from_millis(config.usage_flush_ms));
-        let settings = Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
+        let settings =
+            Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), settings);
         let router = router(state.clone(), gateway, &config);
         Ok(Application { listener, router, state, admin, usage, usage_task, refresher })

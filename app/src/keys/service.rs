@@ -38,7 +38,10 @@ async fn validate(state: &AppState, name: &str, policy: &KeyPolicy) -> Result<()
     let models = catalog::models(&state.db).await?;
     for (index, code) in policy.model_whitelist.iter().enumerate() {
         if !models.iter().any(|model| &model.code == code) {
-            return Err(AppError::invalid(&format!("model_whitelist[{index}]"), format!("No model has the code `{code}`.")));
+            return Err(AppError::invalid(
+                &format!("model_whitelist[{index}]"),
+                format!("No model has the code `{code}`."),
+            ));
         }
     }
     let non_negative = [("spend_cap", policy.spend_cap, 0)];
@@ -98,7 +101,12 @@ pub async fn list(state: &AppState, caller: &Caller, account_id: &str) -> Result
 }
 
 /// The key and the caller's scope in its account, if the caller may `need` it.
-async fn reach(state: &AppState, caller: &Caller, id: &str, need: AccountNeed) -> Result<(KeyView, AccountScope), AppError> {
+async fn reach(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    need: AccountNeed,
+) -> Result<(KeyView, AccountScope), AppError> {
     let key = store::by_id(&state.db, id).await?.ok_or_else(|| AppError::not_found("key"))?;
     let scope = caller.account(&state.db, &key.account_id, need).await.map_err(|err| match err {
         AppError::NotFound { .. } => AppError::not_found("key"),
@@ -129,7 +137,8 @@ pub async fn change(state: &AppState, caller: &Caller, id: &str, change: KeyChan
         ..before.clone()
     };
     let expiry_unchanged = after.policy.expires_at == before.policy.expires_at;
-    let checked = KeyPolicy { expires_at: if expiry_unchanged { None } else { after.policy.expires_at }, ..after.policy.clone() };
+    let checked =
+        KeyPolicy { expires_at: if expiry_unchanged { None } else { after.policy.expires_at }, ..after.policy.clone() };
     validate(state, &after.name, &checked).await?;
     store::update(&state.db, &after).await?;
     let entry = audit::Entry::new("key.change", "key", id).account(&after.account_id).before(&before).after(&after);

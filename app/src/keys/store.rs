@@ -83,8 +83,10 @@ pub async fn insert(db: &Db, key: &KeyView, public_id: &str, secret_hash: &str) 
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<KeyView>, AppError> {
-    let row: Option<KeyRow> =
-        sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1")).bind(id).fetch_optional(db.pool()).await?;
+    let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
     row.map(from_row).transpose()
 }
 

@@ -152,7 +152,10 @@ pub async fn change_channel(
     let sealed = seal(state, change.credential.as_deref());
     let after = ChannelView {
         name: change.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| before.name.clone()),
-        base_url: change.base_url.map(|u| u.trim().trim_end_matches('/').to_owned()).unwrap_or_else(|| before.base_url.clone()),
+        base_url: change
+            .base_url
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| before.base_url.clone()),
         has_credential: before.has_credential || sealed.is_some(),
         models: change.models.clone().unwrap_or_else(|| before.models.clone()),
         priority: change.priority.unwrap_or(before.priority),

@@ -48,9 +48,11 @@ fn channel_from_row(row: ChannelRow, models: Vec<String>) -> Result<ChannelRecor
 }
 
 async fn links(db: &Db) -> Result<Vec<(String, String, Option<String>)>, AppError> {
-    Ok(sqlx::query_as("SELECT model_code, channel_id, upstream_model FROM model_channels ORDER BY model_code, channel_id")
-        .fetch_all(db.pool())
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT model_code, channel_id, upstream_model FROM model_channels ORDER BY model_code, channel_id",
+    )
+    .fetch_all(db.pool())
+    .await?)
 }
 
 pub async fn models(db: &Db) -> Result<Vec<ModelView>, AppError> {
@@ -80,7 +82,8 @@ pub async fn channels(db: &Db) -> Result<Vec<ChannelRecord>, AppError> {
     let links = links(db).await?;
     rows.into_iter()
         .map(|row| {
-            let models = links.iter().filter(|(_, channel, _)| *channel == row.0).map(|(model, ..)| model.clone()).collect();
+            let models =
+                links.iter().filter(|(_, channel, _)| *channel == row.0).map(|(model, ..)| model.clone()).collect();
             channel_from_row(row, models)
         })
         .collect()

@@ -24,7 +24,12 @@ pub async fn get(state: &AppState, caller: &Caller, request_id: &str) -> Result<
     Ok(row)
 }
 
-pub async fn list(state: &AppState, caller: &Caller, account_id: &str, filter: &UsageFilter) -> Result<UsagePage, AppError> {
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+    filter: &UsageFilter,
+) -> Result<UsagePage, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::Read).await?;
     store::list(&state.db, scope.account_id(), filter).await
 }

@@ -74,7 +74,8 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let placeholders: Vec<String> = (0..chunk.len())
             .map(|row| {
-                let params: Vec<String> = (1..=COLUMN_COUNT).map(|col| format!("${}", row * COLUMN_COUNT + col)).collect();
+                let params: Vec<String> =
+                    (1..=COLUMN_COUNT).map(|col| format!("${}", row * COLUMN_COUNT + col)).collect();
                 format!("({})", params.join(", "))
             })
             .collect();

@@ -23,7 +23,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, &account_id, input).await?)))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<axum::Json<KeyView>, AppError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<KeyView>, AppError> {
     Ok(axum::Json(service::get(&state, &caller, &id).await?))
 }
 

@@ -108,7 +108,13 @@ async fn snapshot(state: &AppState) -> Result<Snapshot, AppError> {
         .await?
         .into_iter()
         .map(|row| {
-            let allowlist = row.key.policy.ip_allowlist.iter().filter_map(|e| app::keys::service::parse_allowlist_entry(e)).collect();
+            let allowlist = row
+                .key
+                .policy
+                .ip_allowlist
+                .iter()
+                .filter_map(|e| app::keys::service::parse_allowlist_entry(e))
+                .collect();
             let key = GatewayKey {
                 id: row.key.id,
                 account_id: row.key.account_id,

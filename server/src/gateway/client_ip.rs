@@ -44,9 +44,15 @@ mod tests {
     fn believes_forwarded_addresses_only_from_trusted_peers() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let spoofed = headers("1.2.3.4");
-        assert_eq!(resolve("203.0.113.9".parse().unwrap(), &spoofed, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve("203.0.113.9".parse().unwrap(), &spoofed, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
         let chain = headers("1.2.3.4, 198.51.100.7, 10.0.0.2");
         assert_eq!(resolve("10.0.0.1".parse().unwrap(), &chain, &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(resolve("10.0.0.1".parse().unwrap(), &HeaderMap::new(), &trusted), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve("10.0.0.1".parse().unwrap(), &HeaderMap::new(), &trusted),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

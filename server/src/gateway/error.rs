@@ -72,7 +72,11 @@ impl GatewayError {
         match self {
             UnknownRoute { .. } | ModelNotFound(_) => 404,
             MethodNotAllowed { .. } => 405,
-            MissingApiKey { .. } | InvalidApiKey | ApiKeyDisabled { .. } | ApiKeyRevoked { .. } | AccountDisabled { .. } => 401,
+            MissingApiKey { .. }
+            | InvalidApiKey
+            | ApiKeyDisabled { .. }
+            | ApiKeyRevoked { .. }
+            | AccountDisabled { .. } => 401,
             ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => 403,
             RequestTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
@@ -123,10 +127,14 @@ impl GatewayError {
     pub fn error_type(&self) -> &str {
         use GatewayError::*;
         match self {
-            MissingApiKey { .. } | InvalidApiKey | ApiKeyDisabled { .. } | ApiKeyRevoked { .. } | AccountDisabled { .. } => {
-                "authentication_error"
+            MissingApiKey { .. }
+            | InvalidApiKey
+            | ApiKeyDisabled { .. }
+            | ApiKeyRevoked { .. }
+            | AccountDisabled { .. } => "authentication_error",
+            ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => {
+                "permission_error"
             }
-            ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => "permission_error",
             KeyQuotaExhausted { .. } => "quota_error",
             InsufficientBalance { .. } => "billing_error",
             RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",

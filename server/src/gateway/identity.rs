@@ -25,7 +25,12 @@ fn presented_key(headers: &HeaderMap, dialect: Dialect) -> Result<&str, GatewayE
 }
 
 /// Finds and checks the key, in the contract's order.
-pub fn authenticate(snapshot: &Snapshot, headers: &HeaderMap, dialect: Dialect, now_ms: i64) -> Result<Arc<GatewayKey>, GatewayError> {
+pub fn authenticate(
+    snapshot: &Snapshot,
+    headers: &HeaderMap,
+    dialect: Dialect,
+    now_ms: i64,
+) -> Result<Arc<GatewayKey>, GatewayError> {
     let token = presented_key(headers, dialect)?;
     let (public_id, secret) = app::secrets::parse(KEY_KIND, token).ok_or(GatewayError::InvalidApiKey)?;
     let key = snapshot.key(public_id).ok_or(GatewayError::InvalidApiKey)?;

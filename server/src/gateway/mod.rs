@@ -109,7 +109,14 @@ pub fn router(gateway: Gateway) -> Router {
 }
 
 /// The start of every data-plane request: its flight (and so its usage row).
-fn board(gateway: &Gateway, peer: SocketAddr, headers: &HeaderMap, extensions: &axum::http::Extensions, route: &str, dialect: Dialect) -> (Flight, IpAddr) {
+fn board(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    route: &str,
+    dialect: Dialect,
+) -> (Flight, IpAddr) {
     let ip = client_ip::canonical(client_ip::resolve(peer.ip(), headers, &gateway.trusted_proxies));
     let client_request_id = extensions.get::<ClientRequestId>().map(|id| id.0.clone());
     (Flight::begin(gateway.usage.clone(), route, dialect, ip.to_string(), client_request_id), ip)
@@ -124,7 +131,12 @@ async fn messages(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request:
 }
 
 /// Identity and permission: the key, and the client's address against its allowlist.
-fn admit_key(gateway: &Gateway, flight: &mut Flight, headers: &HeaderMap, ip: IpAddr) -> Result<Arc<GatewayKey>, GatewayError> {
+fn admit_key(
+    gateway: &Gateway,
+    flight: &mut Flight,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Result<Arc<GatewayKey>, GatewayError> {
     let key = identity::authenticate(&gateway.catalog.current(), headers, flight.dialect(), now_ms())?;
     flight.identify(&key);
     identity::check_ip(&key, ip)?;
@@ -133,7 +145,8 @@ fn admit_key(gateway: &Gateway, flight: &mut Flight, headers: &HeaderMap, ip: Ip
 
 /// The model checks: in the catalog, active, allowed for this key.
 fn admit_model(gateway: &Gateway, key: &GatewayKey, code: &str) -> Result<Arc<CatalogModel>, GatewayError> {
-    let model = gateway.catalog.current().model(code).cloned().ok_or_else(|| GatewayError::ModelNotFound(code.to_owned()))?;
+    let model =
+        gateway.catalog.current().model(code).cloned().ok_or_else(|| GatewayError::ModelNotFound(code.to_owned()))?;
     if model.view.status == ModelStatus::Disabled {
         return Err(GatewayError::ModelDisabled(code.to_owned()));
     }
@@ -151,7 +164,13 @@ struct Admitted {
     served: Served,
 }
 
-async fn run_pipeline(gateway: &Gateway, flight: &mut Flight, headers: &HeaderMap, body: Body, ip: IpAddr) -> Result<Admitted, GatewayError> {
+async fn run_pipeline(
+    gateway: &Gateway,
+    flight: &mut Flight,
+    headers: &HeaderMap,
+    body: Body,
+    ip: IpAddr,
+) -> Result<Admitted, GatewayError> {
     let key = admit_key(gateway, flight, headers, ip)?;
     let request = request::read(headers, body, gateway.max_request_bytes).await?;
     flight.set_model(&request.model);
@@ -191,18 +210,27 @@ async fn complete(
             drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
-        Answer::Stream { response, protocol } => {
-            stream_response(&flight, request, &model, prompt_counted).body(stream::Source::Upstream { response, protocol }, flight, slot).into_sse()
-        }
-        Answer::Local { events } => {
-            stream_response(&flight, request, &model, prompt_counted).body(stream::Source::Local { events }, flight, slot).into_sse()
-        }
+        Answer::Stream { response, protocol } => stream_response(&flight, request, &model, prompt_counted)
+            .body(stream::Source::Upstream { response, protocol }, flight, slot)
+            .into_sse(),
+        Answer::Local { events } => stream_response(&flight, request, &model, prompt_counted)
+            .body(stream::Source::Local { events }, flight, slot)
+            .into_sse(),
     }
 }
 
-fn stream_response(flight: &Flight, request: ClientRequest, model: &CatalogModel, prompt_counted: u64) -> stream::Relay {
-    let client_wants_usage =
-        request.body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|v| v.as_bool()).unwrap_or(false);
+fn stream_response(
+    flight: &Flight,
+    request: ClientRequest,
+    model: &CatalogModel,
+    prompt_counted: u64,
+) -> stream::Relay {
+    let client_wants_usage = request
+        .body
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     stream::Relay {
         dialect: flight.dialect(),
         response_id: match flight.dialect() {
@@ -242,7 +270,11 @@ fn counted_prompt_tokens(request: &ClientRequest) -> u64 {
 }
 
 /// `GET /v1/models`: the active models this key may call, in OpenAI's list shape.
-async fn models(State(gateway): State<Gateway>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+async fn models(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (parts, _) = request.into_parts();
     let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, "/v1/models", Dialect::OpenAi);
     let key = match admit_key(&gateway, &mut flight, &parts.headers, ip) {
@@ -268,7 +300,12 @@ async fn unknown_route(
     OriginalUri(uri): OriginalUri,
     request: Request,
 ) -> Response {
-    refuse_route(gateway, peer, request, GatewayError::UnknownRoute { method: method.to_string(), path: uri.path().to_owned() })
+    refuse_route(
+        gateway,
+        peer,
+        request,
+        GatewayError::UnknownRoute { method: method.to_string(), path: uri.path().to_owned() },
+    )
 }
 
 async fn method_not_allowed(

@@ -18,7 +18,8 @@ pub struct ClientRequest {
 }
 
 pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<ClientRequest, GatewayError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::RequestTooLarge { limit });
     }

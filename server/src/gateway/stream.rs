@@ -59,9 +59,9 @@ fn events_of(protocol: Protocol, event: &sse::Event) -> Vec<StreamEvent> {
 
 /// A usage-only chunk the gateway asked an OpenAI upstream for, which the client did not.
 fn is_usage_only_chunk(event: &sse::Event) -> bool {
-    serde_json::from_str::<serde_json::Value>(&event.data)
-        .ok()
-        .is_some_and(|chunk| chunk.get("usage").is_some_and(|u| !u.is_null()) && chunk["choices"].as_array().is_some_and(Vec::is_empty))
+    serde_json::from_str::<serde_json::Value>(&event.data).ok().is_some_and(|chunk| {
+        chunk.get("usage").is_some_and(|u| !u.is_null()) && chunk["choices"].as_array().is_some_and(Vec::is_empty)
+    })
 }
 
 pub struct Relay {
@@ -75,7 +75,13 @@ pub struct Relay {
 
 impl Relay {
     pub fn body(self, source: Source, mut flight: Flight, slot: Slot) -> Body {
-        let mut tally = Tally { prompt_reported: None, completion_reported: None, prompt_counted: self.prompt_counted, delivered: String::new(), finish: None };
+        let mut tally = Tally {
+            prompt_reported: None,
+            completion_reported: None,
+            prompt_counted: self.prompt_counted,
+            delivered: String::new(),
+            finish: None,
+        };
         let mut writer = stream_writer(self.dialect, &self.response_id, &self.model);
         let stream = async_stream::stream! {
             let _slot = slot;

@@ -81,7 +81,12 @@ fn conversation(request: &ClientRequest, dialect: Dialect) -> Result<Conversatio
 }
 
 /// The body to send: the client's own (model renamed) when protocols match, else translated.
-fn upstream_body(request: &ClientRequest, dialect: Dialect, model: &CatalogModel, target: &Target) -> Result<Value, GatewayError> {
+fn upstream_body(
+    request: &ClientRequest,
+    dialect: Dialect,
+    model: &CatalogModel,
+    target: &Target,
+) -> Result<Value, GatewayError> {
     let protocol = target.channel.protocol;
     let default_max = model.view.default_max_tokens.max(1) as u64;
     match (dialect, protocol) {
@@ -99,7 +104,9 @@ fn upstream_body(request: &ClientRequest, dialect: Dialect, model: &CatalogModel
             body.entry("max_tokens").or_insert_with(|| default_max.into());
             Ok(Value::Object(body))
         }
-        (dialect, Protocol::Openai) => Ok(openai::request_body(&conversation(request, dialect)?, &target.upstream_model)),
+        (dialect, Protocol::Openai) => {
+            Ok(openai::request_body(&conversation(request, dialect)?, &target.upstream_model))
+        }
         (dialect, Protocol::Anthropic) => {
             Ok(anthropic::request_body(&conversation(request, dialect)?, &target.upstream_model, default_max))
         }
@@ -118,7 +125,13 @@ async fn attempt(
     let channel = &target.channel;
     if channel.protocol == Protocol::Echo {
         let conversation = conversation(request, dialect).map_err(Failure::Final)?;
-        flight.attempt(Attempt { channel_id: channel.id.clone(), status: Some(200), latency_ms: 0, upstream_request_id: None, error: None });
+        flight.attempt(Attempt {
+            channel_id: channel.id.clone(),
+            status: Some(200),
+            latency_ms: 0,
+            upstream_request_id: None,
+            error: None,
+        });
         return Ok(if request.stream {
             Answer::Local { events: echo::stream(&conversation) }
         } else {
@@ -130,15 +143,16 @@ async fn attempt(
     }
     let body = upstream_body(request, dialect, model, target).map_err(Failure::Final)?;
     let started = Instant::now();
-    let record = |flight: &mut Flight, status: Option<u16>, upstream_request_id: Option<String>, error: Option<String>| {
-        flight.attempt(Attempt {
-            channel_id: channel.id.clone(),
-            status,
-            latency_ms: started.elapsed().as_millis() as i64,
-            upstream_request_id,
-            error,
-        })
-    };
+    let record =
+        |flight: &mut Flight, status: Option<u16>, upstream_request_id: Option<String>, error: Option<String>| {
+            flight.attempt(Attempt {
+                channel_id: channel.id.clone(),
+                status,
+                latency_ms: started.elapsed().as_millis() as i64,
+                upstream_request_id,
+                error,
+            })
+        };
     let call = build(gateway, target, &body).send();
     let response = match tokio::time::timeout(channel.timeout, call).await {
         Err(_) => {
@@ -244,7 +258,8 @@ fn whole_answer(dialect: Dialect, protocol: Protocol, bytes: Bytes) -> Result<An
         Protocol::Anthropic => anthropic::completion(&value),
         _ => openai::completion(&value),
     };
-    let same = matches!((dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
+    let same =
+        matches!((dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
     let body = if same { bytes } else { render(dialect, &completion) };
     Ok(Answer::Whole { body, usage: completion.usage })
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod cli;
+mod gateway;
 mod health;
 mod server_functions;
 mod sign_in;

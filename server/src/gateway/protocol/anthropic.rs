@@ -28,7 +28,10 @@ pub fn conversation(body: &Map<String, Value>) -> Result<Conversation, GatewayEr
                 Some("user") => Role::User,
                 Some("assistant") => Role::Assistant,
                 Some(_) => {
-                    return Err(GatewayError::InvalidType { field: format!("{field}.role"), expected: "user or assistant" })
+                    return Err(GatewayError::InvalidType {
+                        field: format!("{field}.role"),
+                        expected: "user or assistant",
+                    })
                 }
                 None => return Err(GatewayError::MissingField(format!("{field}.role"))),
             };
@@ -160,7 +163,10 @@ pub fn stream_events(data: &str) -> Vec<StreamEvent> {
             }
             let usage = event.get("usage");
             if let Some(completion_tokens) = tokens(usage, "output_tokens") {
-                events.push(StreamEvent::Usage { prompt_tokens: tokens(usage, "input_tokens"), completion_tokens: Some(completion_tokens) });
+                events.push(StreamEvent::Usage {
+                    prompt_tokens: tokens(usage, "input_tokens"),
+                    completion_tokens: Some(completion_tokens),
+                });
             }
             events
         }
@@ -189,7 +195,8 @@ impl EventWriter {
             "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}}});
         let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
-        [encode(Some("message_start"), &message.to_string()), encode(Some("content_block_start"), &block.to_string())].concat()
+        [encode(Some("message_start"), &message.to_string()), encode(Some("content_block_start"), &block.to_string())]
+            .concat()
     }
 }
 

@@ -57,8 +57,10 @@ mod tests {
         let reply = reply(&conversation);
         assert_eq!(reply.text, "say  hello world");
         assert_eq!(reply.usage, Some(Usage { prompt_tokens: 9, completion_tokens: 3 }));
-        let texts: Vec<_> =
-            stream(&conversation).into_iter().filter_map(|e| if let StreamEvent::Text(t) = e { Some(t) } else { None }).collect();
+        let texts: Vec<_> = stream(&conversation)
+            .into_iter()
+            .filter_map(|e| if let StreamEvent::Text(t) = e { Some(t) } else { None })
+            .collect();
         assert_eq!(texts, ["say ", "hello ", "world"]);
     }
 }

@@ -77,7 +77,10 @@ pub enum StreamEvent {
     Text(String),
     Finish(Finish),
     /// Usage as reported so far; later reports replace earlier ones field by field.
-    Usage { prompt_tokens: Option<u64>, completion_tokens: Option<u64> },
+    Usage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    },
 }
 
 /// Writes a stream in the client's dialect.
@@ -124,7 +127,9 @@ pub fn text_content(value: &Value, field: &str) -> Result<String, GatewayError> 
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|texts| texts.join("")),
-        _ => Err(GatewayError::InvalidType { field: field.to_owned(), expected: "a string or a list of content parts" }),
+        _ => {
+            Err(GatewayError::InvalidType { field: field.to_owned(), expected: "a string or a list of content parts" })
+        }
     }
 }
 
@@ -153,9 +158,10 @@ fn optional_u64(body: &Map<String, Value>, field: &str) -> Result<Option<u64>, G
 fn optional_f64(body: &Map<String, Value>, field: &str) -> Result<Option<f64>, GatewayError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => {
-            value.as_f64().map(Some).ok_or_else(|| GatewayError::InvalidType { field: field.to_owned(), expected: "a number" })
-        }
+        Some(value) => value
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| GatewayError::InvalidType { field: field.to_owned(), expected: "a number" }),
     }
 }
 
@@ -172,6 +178,8 @@ fn stop_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, GatewayE
                 })
             })
             .collect(),
-        Some(_) => Err(GatewayError::InvalidType { field: field.to_owned(), expected: "a string or a list of strings" }),
+        Some(_) => {
+            Err(GatewayError::InvalidType { field: field.to_owned(), expected: "a string or a list of strings" })
+        }
     }
 }

@@ -199,11 +199,7 @@ impl ChunkWriter {
 
 impl StreamWriter for ChunkWriter {
     fn text(&mut self, text: &str) -> Bytes {
-        let delta = if self.started {
-            json!({"content": text})
-        } else {
-            json!({"role": "assistant", "content": text})
-        };
+        let delta = if self.started { json!({"content": text}) } else { json!({"role": "assistant", "content": text}) };
         self.started = true;
         self.chunk(delta, None, None)
     }

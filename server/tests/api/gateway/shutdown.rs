@@ -1,0 +1,98 @@
+//! SIGTERM during load: every request answered before exit has its usage row.
+
+use crate::helpers::{browser, Backend, TestDatabase, ADMIN_PASSWORD};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[tokio::test]
+async fn sigterm_under_load_loses_no_usage_rows() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .env("TOLLGATE_DATABASE_URL", &database.url)
+        .env("TOLLGATE_DATA_DIR", database.dir.path())
+        .env("TOLLGATE_LISTEN", "127.0.0.1:0")
+        .env("TOLLGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("TOLLGATE_SEED_DEMO", "true")
+        // A long flush interval: rows wait in memory, so only the shutdown flush saves them.
+        .env("TOLLGATE_USAGE_FLUSH_MS", "60000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited early");
+        if let Some(url) = line.trim().strip_prefix("Tollgate console: ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+
+    let admin = browser();
+    let me: Value = admin
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"email": "admin@tollgate.local", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let created: Value = admin
+        .post(format!("{base}/api/v1/accounts/{account}/keys"))
+        .json(&json!({"name": "load"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["secret"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, key, answered) = (base.clone(), key.clone(), answered.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for _ in 0..2000 {
+                    let body = json!({"model": "echo-1", "messages": [{"role": "user", "content": "under load"}]});
+                    match client.post(format!("{base}/v1/chat/completions")).bearer_auth(&key).json(&body).send().await
+                    {
+                        Ok(response) if response.status() == StatusCode::OK => {
+                            let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+                            answered.lock().unwrap().push(id);
+                        }
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "graceful exit: {status:?}");
+
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() > 10, "the load ran: {} answers", answered.len());
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&database.url).await.unwrap();
+    let stored: Vec<(String,)> =
+        sqlx::query_as("SELECT request_id FROM usage_logs WHERE route = '/v1/chat/completions'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let stored: std::collections::HashSet<String> = stored.into_iter().map(|(id,)| id).collect();
+    let missing: Vec<&String> = answered.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(missing.is_empty(), "{} of {} answered requests have no usage row", missing.len(), answered.len());
+}
