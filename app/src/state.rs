@@ -15,6 +15,8 @@ pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub throttle: Arc<SignInThrottle>,
+    /// Micro-units credited to every new account (0: no trial credit).
+    pub trial_credit: i64,
 }
 
 impl FromRef<AppState> for LeptosOptions {

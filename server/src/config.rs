@@ -32,6 +32,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Seed the demo `echo` channel, the `echo-1` model and a demo account.
     pub seed_demo: bool,
+    /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
+    pub trial_credit: i64,
     pub log_format: LogFormat,
 }
 
@@ -58,6 +60,7 @@ impl Default for Config {
             sign_in_attempts_per_ip: 30,
             site_root: PathBuf::from("target/site"),
             seed_demo: false,
+            trial_credit: 0,
             log_format: LogFormat::Text,
         }
     }

@@ -6,6 +6,7 @@ use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
+use app::billing::reservations;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
 use app::state::AppState;
@@ -41,6 +42,10 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the sign-in attempt limits must be at least 1")]
     ZeroAttemptLimit,
+    #[error("the trial credit cannot be negative")]
+    NegativeTrialCredit,
+    #[error("releasing the reservations left open by the last run failed: {0}")]
+    ReleaseReservations(sqlx::Error),
 }
 
 pub struct Application {
@@ -53,8 +58,16 @@ pub struct Application {
 impl Application {
     /// Connects and migrates the database, creates the first admin, binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        if config.trial_credit < 0 {
+            return Err(StartupError::NegativeTrialCredit);
+        }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
+        // Requests that were in flight when the last run died will never settle.
+        let released = reservations::release_all_open(&db).await.map_err(StartupError::ReleaseReservations)?;
+        if released > 0 {
+            tracing::warn!(released, "released reservations left open by the last run");
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -64,7 +77,12 @@ impl Application {
             NonZeroU32::new(config.sign_in_attempts_per_email).ok_or(StartupError::ZeroAttemptLimit)?,
             NonZeroU32::new(config.sign_in_attempts_per_ip).ok_or(StartupError::ZeroAttemptLimit)?,
         );
-        let state = AppState { db, leptos_options: leptos_options(&config, local_addr), throttle: Arc::new(throttle) };
+        let state = AppState {
+            db,
+            leptos_options: leptos_options(&config, local_addr),
+            throttle: Arc::new(throttle),
+            trial_credit: config.trial_credit,
+        };
         let admin = bootstrap::ensure_admin(&state, &config).await?;
         if config.seed_demo {
             bootstrap::seed_demo(&state, &config).await.map_err(StartupError::Seed)?;

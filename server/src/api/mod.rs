@@ -4,6 +4,7 @@
 //! domain services as the console's server functions.
 
 mod accounts;
+mod billing;
 mod session;
 mod tokens;
 mod users;
@@ -23,6 +24,11 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}", get(accounts::get).patch(accounts::change))
         .route("/accounts/{id}/members", get(accounts::members).post(accounts::add_member))
         .route("/accounts/{id}/members/{user_id}", delete(accounts::remove_member))
+        .route("/accounts/{id}/balance", get(billing::balance))
+        .route("/accounts/{id}/ledger", get(billing::ledger))
+        .route("/accounts/{id}/credits", post(billing::grant))
+        .route("/accounts/{id}/redeem", post(billing::redeem))
+        .route("/redemption-codes", post(billing::create_codes))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .fallback(unknown_route)
