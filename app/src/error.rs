@@ -39,6 +39,12 @@ pub enum AppError {
     RequestTooLarge { limit_bytes: usize },
     #[error("{0}")]
     Conflict(String),
+    #[error("No redemption code matches this one; check it for typos.")]
+    UnknownRedemptionCode,
+    #[error("This redemption code has been used already.")]
+    RedemptionCodeUsed,
+    #[error("This redemption code has expired.")]
+    RedemptionCodeExpired,
     #[error("No route {method} {path}.")]
     UnknownRoute { method: String, path: String },
     #[error("Method {method} is not allowed on {path}.")]
@@ -97,7 +103,7 @@ impl AppError {
             | AppError::UserSuspended => 401,
             AppError::TooManyAttempts { .. } => 429,
             AppError::Forbidden => 403,
-            AppError::NotFound { .. } | AppError::UnknownRoute { .. } => 404,
+            AppError::NotFound { .. } | AppError::UnknownRoute { .. } | AppError::UnknownRedemptionCode => 404,
             AppError::InvalidValue { .. }
             | AppError::MissingField { .. }
             | AppError::InvalidType { .. }
@@ -105,7 +111,8 @@ impl AppError {
             | AppError::InvalidJson(_) => 400,
             AppError::UnsupportedMediaType => 415,
             AppError::RequestTooLarge { .. } => 413,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::RedemptionCodeUsed => 409,
+            AppError::RedemptionCodeExpired => 410,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::Internal | AppError::Transport(_) => 500,
         }
@@ -129,6 +136,9 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::RequestTooLarge { .. } => "request_too_large",
             AppError::Conflict(_) => "conflict",
+            AppError::UnknownRedemptionCode => "unknown_redemption_code",
+            AppError::RedemptionCodeUsed => "redemption_code_used",
+            AppError::RedemptionCodeExpired => "redemption_code_expired",
             AppError::UnknownRoute { .. } => "unknown_route",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::Internal | AppError::Transport(_) => "internal_error",
@@ -165,6 +175,9 @@ impl AppError {
             | AppError::MissingField { param }
             | AppError::InvalidType { param, .. }
             | AppError::UnknownField { param } => Some(param),
+            AppError::UnknownRedemptionCode | AppError::RedemptionCodeUsed | AppError::RedemptionCodeExpired => {
+                Some("code")
+            }
             _ => None,
         }
     }

@@ -1,14 +1,15 @@
 //! Tollgate's console (Leptos, server-rendered and hydrated) and, behind the `ssr`
 //! feature, the domain services the console and the management API share.
 //!
-//! One module per concern: `auth`, `users`, `accounts`, `tokens`, `audit`; each owns
-//! its types, server functions, pages and (server-side) SQL.
+//! One module per concern: `auth`, `users`, `accounts`, `tokens`, `billing`, `audit`;
+//! each owns its types, server functions, pages and (server-side) SQL.
 
 #![recursion_limit = "256"]
 
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod billing;
 mod dashboard;
 pub mod error;
 pub mod keys;

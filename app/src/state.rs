@@ -21,6 +21,8 @@ pub struct AppState {
     /// Woken after every change to keys, models, channels, users or accounts, so the
     /// gateway's in-memory tables refresh at once instead of at the next interval.
     pub catalog_changed: Arc<Notify>,
+    /// Micro-units credited to every new account (0: no trial credit).
+    pub trial_credit: i64,
 }
 
 impl AppState {

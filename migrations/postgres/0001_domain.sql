@@ -17,6 +17,8 @@ CREATE TABLE accounts (
     name                  TEXT NOT NULL UNIQUE,
     status                TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
     balance               BIGINT NOT NULL DEFAULT 0,
+    -- Sum of the open reservations, so reserving is one conditional UPDATE.
+    reserved              BIGINT NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     low_balance_threshold BIGINT NOT NULL DEFAULT 0 CHECK (low_balance_threshold >= 0),
     created_at            BIGINT NOT NULL,
     updated_at            BIGINT NOT NULL
@@ -44,6 +46,7 @@ CREATE TABLE api_keys (
     model_whitelist TEXT NOT NULL DEFAULT '[]',
     spend_cap       BIGINT CHECK (spend_cap >= 0),
     spent           BIGINT NOT NULL DEFAULT 0,
+    reserved        BIGINT NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     rpm             BIGINT CHECK (rpm > 0),
     tpm             BIGINT CHECK (tpm > 0),
     max_concurrency BIGINT CHECK (max_concurrency > 0),

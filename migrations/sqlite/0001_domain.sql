@@ -17,6 +17,8 @@ CREATE TABLE accounts (
     name                  TEXT NOT NULL UNIQUE,
     status                TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
     balance               INTEGER NOT NULL DEFAULT 0,
+    -- Sum of the open reservations, so reserving is one conditional UPDATE.
+    reserved              INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     low_balance_threshold INTEGER NOT NULL DEFAULT 0 CHECK (low_balance_threshold >= 0),
     created_at            INTEGER NOT NULL,
     updated_at            INTEGER NOT NULL
@@ -44,6 +46,7 @@ CREATE TABLE api_keys (
     model_whitelist TEXT NOT NULL DEFAULT '[]',
     spend_cap       INTEGER CHECK (spend_cap >= 0),
     spent           INTEGER NOT NULL DEFAULT 0,
+    reserved        INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     rpm             INTEGER CHECK (rpm > 0),
     tpm             INTEGER CHECK (tpm > 0),
     max_concurrency INTEGER CHECK (max_concurrency > 0),

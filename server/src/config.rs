@@ -43,6 +43,8 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Usage-log rows are written in batches at least this often.
     pub usage_flush_ms: u64,
+    /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
+    pub trial_credit: i64,
     pub log_format: LogFormat,
 }
 
@@ -73,6 +75,7 @@ impl Default for Config {
             catalog_refresh_ms: 1000,
             max_request_bytes: 4 * 1024 * 1024,
             usage_flush_ms: 200,
+            trial_credit: 0,
             log_format: LogFormat::Text,
         }
     }

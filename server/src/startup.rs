@@ -9,6 +9,7 @@ use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
+use app::billing::reservations;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
 use app::state::AppState;
@@ -46,6 +47,10 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the sign-in attempt limits must be at least 1")]
     ZeroAttemptLimit,
+    #[error("the trial credit cannot be negative")]
+    NegativeTrialCredit,
+    #[error("releasing the reservations left open by the last run failed: {0}")]
+    ReleaseReservations(sqlx::Error),
 }
 
 pub struct Application {
@@ -61,8 +66,16 @@ pub struct Application {
 impl Application {
     /// Connects and migrates the database, creates the first admin, binds the listener.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        if config.trial_credit < 0 {
+            return Err(StartupError::NegativeTrialCredit);
+        }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
+        // Requests that were in flight when the last run died will never settle.
+        let released = reservations::release_all_open(&db).await.map_err(StartupError::ReleaseReservations)?;
+        if released > 0 {
+            tracing::warn!(released, "released reservations left open by the last run");
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -78,6 +91,7 @@ impl Application {
             throttle: Arc::new(throttle),
             credentials: Arc::new(bootstrap::credential_cipher(&config)?),
             catalog_changed: Arc::new(Notify::new()),
+            trial_credit: config.trial_credit,
         };
         let admin = bootstrap::ensure_admin(&state, &config).await?;
         if config.seed_demo {

@@ -44,6 +44,8 @@ pub enum AccountNeed {
     Use,
     /// Manage the account: members, settings, billing (owners, admins).
     Manage,
+    /// Read the account's money: balance and ledger (owners, admins, support).
+    ReadBilling,
 }
 
 /// Proof that the caller may act on one account, and how.
@@ -106,6 +108,7 @@ impl Caller {
             AccountNeed::Read => true,
             AccountNeed::Use => role == PlatformRole::Admin || membership.is_some(),
             AccountNeed::Manage => role == PlatformRole::Admin || membership == Some(MembershipRole::Owner),
+            AccountNeed::ReadBilling => role != PlatformRole::User || membership == Some(MembershipRole::Owner),
         };
         if !allowed {
             return Err(AppError::Forbidden);

@@ -3,6 +3,7 @@
 use super::{store, AccountChange, AccountView, MemberView, MembershipRole, NewAccount, NewMember};
 use crate::access::{AccountNeed, Caller};
 use crate::audit;
+use crate::billing;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::store as users_store;
@@ -32,9 +33,10 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<AccountV
 
 pub async fn create(state: &AppState, caller: &Caller, input: NewAccount) -> Result<AccountView, AppError> {
     let admin = caller.admin()?;
-    let account = store::insert(&state.db, &validate_name(&input.name)?).await?;
+    let mut account = store::insert(&state.db, &validate_name(&input.name)?).await?;
     let entry = audit::Entry::new("account.create", "account", &account.id).account(&account.id).after(&account);
     audit::record(state, admin.actor(), entry).await?;
+    account.balance += billing::service::grant_trial(state, &admin, &account.id).await?;
     Ok(account)
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod catalog;
 mod keys;
+mod billing;
 mod session;
 mod tokens;
 mod usage;
@@ -35,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/channels/{id}", patch(catalog::change_channel))
         .route("/usage/{request_id}", get(usage::get))
         .route("/accounts/{id}/usage", get(usage::list))
+        .route("/accounts/{id}/balance", get(billing::balance))
+        .route("/accounts/{id}/ledger", get(billing::ledger))
+        .route("/accounts/{id}/credits", post(billing::grant))
+        .route("/accounts/{id}/redeem", post(billing::redeem))
+        .route("/redemption-codes", post(billing::create_codes))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .fallback(unknown_route)

@@ -42,24 +42,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Syntax first, so a truncated body is reported as invalid JSON, not as a missing field.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|err| AppError::InvalidJson(err.to_string()))?;
-    let err = match serde_path_to_error::deserialize(value) {
-        Ok(value) => return Ok(value),
-        Err(err) => err,
-    };
+    serde_path_to_error::deserialize(value).map_err(shape_error)
+}
+
+/// Names the field of a well-formed body (or query string) that has the wrong shape.
+pub fn shape_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>) -> AppError {
     let path = err.path().to_string();
     let message = err.into_inner().to_string();
     let quoted = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
     let field = |name: String| if path == "." { name } else { format!("{path}.{name}") };
     if let Some(name) = quoted("missing field `") {
-        return Err(AppError::MissingField { param: field(name) });
+        return AppError::MissingField { param: field(name) };
     }
     if let Some(name) = quoted("unknown field `") {
         // The path already ends at the unknown field itself.
         let param = if path == "." { name } else { path };
-        return Err(AppError::UnknownField { param });
+        return AppError::UnknownField { param };
     }
     let param = if path == "." { "body".to_owned() } else { path };
-    Err(AppError::InvalidType { param, message })
+    AppError::InvalidType { param, message }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! HTTP plumbing shared by every route: request ids, JSON bodies, fallbacks.
+//! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks.
 
 pub mod json;
+pub mod query;
 pub mod request_id;
 
 use app::error::AppError;

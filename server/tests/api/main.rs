@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod billing;
 mod cli;
 mod gateway;
 mod health;

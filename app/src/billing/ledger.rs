@@ -1,0 +1,140 @@
+//! SQL owned by the ledger: its entries, and the account balance they add up to.
+
+use super::{BalanceView, LedgerEntry, LedgerKind, LedgerPage};
+use crate::clock::{new_id, now_ms};
+use crate::db::Db;
+use crate::error::AppError;
+use sqlx::AnyConnection;
+
+/// A ledger entry about to be written.
+pub struct Posting<'a> {
+    pub account_id: &'a str,
+    pub amount: i64,
+    pub kind: LedgerKind,
+    pub request_id: Option<&'a str>,
+    pub redemption_code: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub note: &'a str,
+    pub created_by: Option<&'a str>,
+}
+
+impl<'a> Posting<'a> {
+    pub fn new(kind: LedgerKind, account_id: &'a str, amount: i64) -> Self {
+        Posting {
+            account_id,
+            amount,
+            kind,
+            request_id: None,
+            redemption_code: None,
+            idempotency_key: None,
+            note: "",
+            created_by: None,
+        }
+    }
+}
+
+type EntryRow = (String, String, i64, String, Option<String>, Option<String>, String, Option<String>, i64);
+
+const SELECT_ENTRY: &str =
+    "SELECT id, account_id, amount, kind, request_id, redemption_code, note, created_by, created_at FROM ledger_entries";
+
+fn from_row(
+    (id, account_id, amount, kind, request_id, redemption_code, note, created_by, created_at): EntryRow,
+) -> Result<LedgerEntry, AppError> {
+    let kind = LedgerKind::parse(&kind).ok_or(AppError::Internal)?;
+    Ok(LedgerEntry { id, account_id, amount, kind, request_id, redemption_code, note, created_by, created_at })
+}
+
+/// Writes the entry, in the caller's transaction, unless one with the same idempotency key
+/// (or, for usage, the same request id) exists: then nothing is written and `None` returned.
+/// The caller moves the balance by the entry's amount in the same transaction.
+pub async fn insert(conn: &mut AnyConnection, posting: &Posting<'_>) -> Result<Option<LedgerEntry>, sqlx::Error> {
+    let entry = LedgerEntry {
+        id: new_id(),
+        account_id: posting.account_id.to_owned(),
+        amount: posting.amount,
+        kind: posting.kind,
+        request_id: posting.request_id.map(str::to_owned),
+        redemption_code: posting.redemption_code.map(str::to_owned),
+        note: posting.note.to_owned(),
+        created_by: posting.created_by.map(str::to_owned),
+        created_at: now_ms(),
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO ledger_entries
+           (id, account_id, amount, kind, request_id, redemption_code, idempotency_key, note, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(&entry.id)
+    .bind(&entry.account_id)
+    .bind(entry.amount)
+    .bind(entry.kind.as_str())
+    .bind(&entry.request_id)
+    .bind(&entry.redemption_code)
+    .bind(posting.idempotency_key)
+    .bind(&entry.note)
+    .bind(&entry.created_by)
+    .bind(entry.created_at)
+    .execute(conn)
+    .await?;
+    Ok((inserted.rows_affected() == 1).then_some(entry))
+}
+
+/// Writes a credit entry and adds it to the balance; `None` as for [`insert`].
+pub async fn credit(conn: &mut AnyConnection, posting: &Posting<'_>) -> Result<Option<LedgerEntry>, sqlx::Error> {
+    let Some(entry) = insert(&mut *conn, posting).await? else { return Ok(None) };
+    sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2")
+        .bind(entry.amount)
+        .bind(&entry.account_id)
+        .execute(conn)
+        .await?;
+    Ok(Some(entry))
+}
+
+pub async fn by_idempotency_key(db: &Db, account_id: &str, key: &str) -> Result<Option<LedgerEntry>, AppError> {
+    let row: Option<EntryRow> =
+        sqlx::query_as(&format!("{SELECT_ENTRY} WHERE account_id = $1 AND idempotency_key = $2"))
+            .bind(account_id)
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(from_row).transpose()
+}
+
+/// Keyset pagination, newest first: UUIDv7 ids sort by creation time.
+pub async fn page(db: &Db, account_id: &str, cursor: Option<&str>, limit: u32) -> Result<LedgerPage, AppError> {
+    let older_than_cursor = if cursor.is_some() { "AND id < $3" } else { "" };
+    let sql = format!("{SELECT_ENTRY} WHERE account_id = $1 {older_than_cursor} ORDER BY id DESC LIMIT $2");
+    // One row more than asked tells whether another page follows.
+    let mut query = sqlx::query_as::<_, EntryRow>(&sql).bind(account_id).bind(i64::from(limit) + 1);
+    if let Some(cursor) = cursor {
+        query = query.bind(cursor);
+    }
+    let mut entries = query.fetch_all(db.pool()).await?.into_iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if entries.len() > limit as usize {
+        entries.truncate(limit as usize);
+        entries.last().map(|entry| entry.id.clone())
+    } else {
+        None
+    };
+    Ok(LedgerPage { entries, next_cursor })
+}
+
+pub async fn balance(db: &Db, account_id: &str) -> Result<Option<BalanceView>, AppError> {
+    let row: Option<(i64, i64, i64)> =
+        sqlx::query_as("SELECT balance, reserved, low_balance_threshold FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|(balance, reserved, low_balance_threshold)| {
+        let available = balance - reserved;
+        BalanceView {
+            account_id: account_id.to_owned(),
+            balance,
+            reserved,
+            available,
+            low_balance_threshold,
+            low_balance: available < low_balance_threshold,
+        }
+    }))
+}
