@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use app::accounts::service as accounts;
+use app::billing::service as billing;
 use app::error::AppError;
 use app::models::credential::{CredentialCipher, CredentialError};
 use app::models::store as catalog;
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 const ADMIN_PASSWORD_FILE: &str = "admin-password";
 const DEMO_ACCOUNT: &str = "Demo";
+/// 100 credits: a few hundred thousand echo requests.
+const DEMO_CREDIT: i64 = 100 * app::money::MICROS_PER_CREDIT;
 const CREDENTIAL_KEY_FILE: &str = "credential.key";
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +62,8 @@ pub async fn ensure_admin(state: &AppState, config: &Config) -> Result<AdminCred
 pub async fn seed_demo(state: &AppState, config: &Config) -> Result<(), AppError> {
     catalog::ensure_demo_echo(&state.db).await?;
     if let Some(admin) = users_store::by_email(&state.db, &config.admin_email).await? {
-        accounts::ensure_owned_account(state, DEMO_ACCOUNT, &admin.view.id).await?;
+        let account = accounts::ensure_owned_account(state, DEMO_ACCOUNT, &admin.view.id).await?;
+        billing::seed_credit(state, &account.id, DEMO_CREDIT, "demo-seed").await?;
     }
     Ok(())
 }

@@ -76,13 +76,13 @@ type Outcome = Result<(), Box<dyn std::error::Error>>;
 async fn serve(config: Config) -> Outcome {
     let application = Application::build(config).await?;
     let address = application.local_addr();
-    println!("Tollgate console: http://{address}/");
+    announce(&format!("Tollgate console: http://{address}/"));
     match application.admin_credentials() {
         AdminCredentials::Generated { email, password_file } => {
-            println!("First admin: {email}; password in {} (readable only by you)", password_file.display())
+            announce(&format!("First admin: {email}; password in {} (readable only by you)", password_file.display()))
         }
         AdminCredentials::FromConfiguration { email } => {
-            println!("First admin: {email}; password from TOLLGATE_ADMIN_PASSWORD")
+            announce(&format!("First admin: {email}; password from TOLLGATE_ADMIN_PASSWORD"))
         }
         AdminCredentials::AlreadyPresent => {}
     }
@@ -90,6 +90,13 @@ async fn serve(config: Config) -> Outcome {
     application.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A line for the operator on standard output; a closed stdout must not stop the server.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 async fn migrate(config: Config) -> Outcome {

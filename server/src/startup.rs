@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -60,6 +61,7 @@ pub struct Application {
     admin: AdminCredentials,
     usage: UsageWriter,
     usage_task: JoinHandle<()>,
+    background: TaskTracker,
     refresher: JoinHandle<()>,
 }
 
@@ -104,8 +106,9 @@ impl Application {
         let settings =
             Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), settings);
+        let background = gateway.background.clone();
         let router = router(state.clone(), gateway, &config);
-        Ok(Application { listener, router, state, admin, usage, usage_task, refresher })
+        Ok(Application { listener, router, state, admin, usage, usage_task, background, refresher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -127,7 +130,10 @@ impl Application {
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-        // Every request has been answered: write their usage rows before closing the pool.
+        // Every request has been answered: settle what clients abandoned, then write
+        // every usage row before closing the pool.
+        self.background.close();
+        self.background.wait().await;
         self.usage.flush().await;
         drop(self.usage);
         let _ = self.usage_task.await;

@@ -176,3 +176,22 @@ pub async fn redeem(
     tx.commit().await?;
     Ok(entry)
 }
+
+/// Credits `amount` once per `idempotency_key` with no caller: start-up seeding (the
+/// demo account of `make run`). The ledger entry is its record.
+pub async fn seed_credit(
+    state: &AppState,
+    account_id: &str,
+    amount: i64,
+    idempotency_key: &str,
+) -> Result<(), AppError> {
+    let posting = Posting {
+        idempotency_key: Some(idempotency_key),
+        note: "demo credit",
+        ..Posting::new(LedgerKind::Grant, account_id, amount)
+    };
+    let mut tx = state.db.pool().begin().await?;
+    ledger::credit(&mut tx, &posting).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -4,9 +4,9 @@
 //! domain services as the console's server functions.
 
 mod accounts;
+mod billing;
 mod catalog;
 mod keys;
-mod billing;
 mod session;
 mod tokens;
 mod usage;

@@ -9,9 +9,36 @@ use super::error::GatewayError;
 use super::metrics;
 use super::protocol::{Dialect, Usage};
 use super::usage_writer::UsageWriter;
+use app::billing::{pricing, reservations};
+use app::db::Db;
 use app::usage::{Attempt, UsageRecord};
 use axum::response::Response;
 use std::time::Instant;
+use tokio_util::task::TaskTracker;
+
+/// The money a flight holds: its reservation, settled exactly once when it ends.
+pub struct Charge {
+    pub db: Db,
+    pub input_price: i64,
+    pub output_price: i64,
+    /// Settlements of abandoned flights run here; shutdown waits for them.
+    pub tasks: TaskTracker,
+}
+
+impl Charge {
+    /// Charges `usage` (nothing for zero) and releases the rest of the reservation.
+    async fn settle(self, request_id: &str, usage: Usage) -> i64 {
+        let cost = pricing::cost(usage.prompt_tokens, usage.completion_tokens, self.input_price, self.output_price);
+        match reservations::settle(&self.db, request_id, cost).await {
+            Ok(charged) => charged.unwrap_or(0),
+            Err(err) => {
+                // The reservation stays open; the next start releases it.
+                tracing::error!(%request_id, error = %err, "settling a request failed");
+                0
+            }
+        }
+    }
+}
 
 pub const CLIENT_CLOSED: &str = "client_closed";
 /// nginx's code for "client closed the connection": the answer was never delivered.
@@ -22,6 +49,7 @@ pub struct Flight {
     started: Instant,
     writer: UsageWriter,
     dialect: Dialect,
+    charge: Option<Charge>,
     open: bool,
 }
 
@@ -41,7 +69,7 @@ impl Flight {
             client_ip: Some(client_ip),
             ..UsageRecord::default()
         };
-        Flight { record, started: Instant::now(), writer, dialect, open: true }
+        Flight { record, started: Instant::now(), writer, dialect, charge: None, open: true }
     }
 
     pub fn request_id(&self) -> &str {
@@ -75,11 +103,16 @@ impl Flight {
         self.record.completion_tokens = usage.completion_tokens as i64;
     }
 
-    pub fn usage(&self) -> Usage {
+    fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self.record.prompt_tokens.max(0) as u64,
             completion_tokens: self.record.completion_tokens.max(0) as u64,
         }
+    }
+
+    /// The reservation this flight now holds.
+    pub fn hold(&mut self, charge: Charge) {
+        self.charge = Some(charge);
     }
 
     /// The channel that answered; its id for the request comes from the last attempt.
@@ -87,10 +120,6 @@ impl Flight {
         self.record.channel_id = Some(channel_id.to_owned());
         self.record.upstream_request_id = self.record.attempts.last().and_then(|a| a.upstream_request_id.clone());
         self.record.upstream_latency_ms = Some(upstream_latency_ms);
-    }
-
-    pub fn set_cost(&mut self, cost: i64) {
-        self.record.cost = cost;
     }
 
     pub fn elapsed_ms(&self) -> i64 {
@@ -104,8 +133,12 @@ impl Flight {
         self.record.error_message = Some("The upstream's stream ended before its last event.".into());
     }
 
-    /// Ends the flight with the contract's error and returns the response for it.
-    pub fn reject(mut self, error: &GatewayError) -> Response {
+    /// Ends the flight with the contract's error and returns the response for it. A
+    /// refused request reached no model: its reservation is released, nothing charged.
+    pub async fn reject(mut self, error: &GatewayError) -> Response {
+        if let Some(charge) = self.charge.take() {
+            charge.settle(&self.record.request_id, Usage::default()).await;
+        }
         self.record.status = i64::from(error.status());
         self.record.error_code = error.code().map(str::to_owned);
         self.record.error_layer = Some(error.layer().as_str().to_owned());
@@ -115,8 +148,11 @@ impl Flight {
         response
     }
 
-    /// Ends the flight as answered with `status`.
-    pub fn land(mut self, status: u16) {
+    /// Ends the flight as answered with `status`, charging what was used.
+    pub async fn land(mut self, status: u16) {
+        if let Some(charge) = self.charge.take() {
+            self.record.cost = charge.settle(&self.record.request_id, self.usage()).await;
+        }
         self.record.status = i64::from(status);
         self.finish();
     }
@@ -136,7 +172,22 @@ impl Drop for Flight {
             self.record.error_code = Some(CLIENT_CLOSED.to_owned());
             self.record.error_layer = Some("request".to_owned());
             self.record.error_message = Some("The client closed the connection before the answer was complete.".into());
-            self.finish();
+            match self.charge.take() {
+                // Charge what was delivered (never zero for tokens produced), then log.
+                Some(charge) => {
+                    let usage = self.usage();
+                    let mut record = std::mem::take(&mut self.record);
+                    record.latency_ms = self.elapsed_ms();
+                    let (writer, tasks) = (self.writer.clone(), charge.tasks.clone());
+                    tasks.spawn(async move {
+                        record.cost = charge.settle(&record.request_id, usage).await;
+                        metrics::request_finished(&record);
+                        writer.record(record);
+                    });
+                    self.open = false;
+                }
+                None => self.finish(),
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ mod upstream;
 pub mod usage_writer;
 
 use crate::http::request_id::ClientRequestId;
+use app::billing::{pricing, reservations};
 use app::clock::now_ms;
 use app::models::ModelStatus;
 use app::state::AppState;
@@ -31,6 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use catalog::{Catalog, CatalogModel, GatewayKey};
 use error::GatewayError;
+use flight::Charge;
 use flight::Flight;
 use ipnet::IpNet;
 use limits::{Limits, Slot};
@@ -42,6 +44,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::task::TaskTracker;
 use upstream::{Answer, Served};
 use usage_writer::UsageWriter;
 
@@ -52,6 +55,8 @@ pub struct Inner {
     pub app: AppState,
     pub catalog: Arc<Catalog>,
     pub usage: UsageWriter,
+    /// Work a request leaves behind (settling abandoned flights); shutdown waits for it.
+    pub background: TaskTracker,
     limits: Limits,
     health: Health,
     http: reqwest::Client,
@@ -89,6 +94,7 @@ impl Gateway {
             app,
             catalog,
             usage,
+            background: TaskTracker::new(),
             limits: Limits::default(),
             health: Health::default(),
             http,
@@ -157,6 +163,36 @@ fn admit_model(gateway: &Gateway, key: &GatewayKey, code: &str) -> Result<Arc<Ca
     Ok(model)
 }
 
+/// The quota layer: the key's spend cap, then the account's balance, for the worst case.
+async fn reserve(
+    gateway: &Gateway,
+    flight: &mut Flight,
+    key: &GatewayKey,
+    model: &CatalogModel,
+    prompt_estimate: u64,
+    max_tokens: u64,
+) -> Result<(), GatewayError> {
+    let (input_price, output_price) = (model.view.input_price, model.view.output_price);
+    let amount = pricing::worst_case(prompt_estimate, max_tokens, input_price, output_price);
+    let reservation = reservations::Reservation {
+        request_id: flight.request_id().to_owned(),
+        account_id: key.account_id.clone(),
+        key_id: key.id.clone(),
+        amount,
+    };
+    reservations::reserve(&gateway.app.db, &reservation).await.map_err(|err| match err {
+        reservations::ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
+        reservations::ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
+        reservations::ReserveError::Database(cause) => {
+            tracing::error!(%cause, "reserving failed");
+            GatewayError::Internal
+        }
+    })?;
+    let tasks = gateway.background.clone();
+    flight.hold(Charge { db: gateway.app.db.clone(), input_price, output_price, tasks });
+    Ok(())
+}
+
 struct Admitted {
     request: ClientRequest,
     model: Arc<CatalogModel>,
@@ -176,7 +212,10 @@ async fn run_pipeline(
     flight.set_model(&request.model);
     flight.set_stream(request.stream);
     let model = admit_model(gateway, &key, &request.model)?;
-    let max_tokens = request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64);
+    // No answer is longer than the model's context window, so no reservation is either.
+    let context_window = model.view.context_window.max(1) as u64;
+    let max_tokens = request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64).min(context_window);
+    reserve(gateway, flight, &key, &model, request.prompt_estimate, max_tokens).await?;
     let slot = gateway.limits.admit(&key, request.prompt_estimate + max_tokens)?;
     let plan = routing::plan(&model, &gateway.health, MAX_ATTEMPTS);
     if plan.is_empty() {
@@ -197,7 +236,7 @@ async fn complete(
     let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, route, dialect);
     let admitted = match run_pipeline(&gateway, &mut flight, &parts.headers, body, ip).await {
         Ok(admitted) => admitted,
-        Err(error) => return flight.reject(&error),
+        Err(error) => return flight.reject(&error).await,
     };
     let Admitted { request, model, slot, served } = admitted;
     flight.served_by(&served.channel_id, served.upstream_latency_ms);
@@ -206,7 +245,7 @@ async fn complete(
         Answer::Whole { body, usage } => {
             let usage = usage.unwrap_or(protocol::Usage { prompt_tokens: prompt_counted, completion_tokens: 0 });
             flight.set_usage(usage);
-            flight.land(200);
+            flight.land(200).await;
             drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
@@ -279,7 +318,7 @@ async fn models(
     let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, "/v1/models", Dialect::OpenAi);
     let key = match admit_key(&gateway, &mut flight, &parts.headers, ip) {
         Ok(key) => key,
-        Err(error) => return flight.reject(&error),
+        Err(error) => return flight.reject(&error).await,
     };
     let snapshot = gateway.catalog.current();
     let whitelist = &key.policy.model_whitelist;
@@ -289,7 +328,7 @@ async fn models(
         .filter(|model| whitelist.is_empty() || whitelist.contains(&model.view.code))
         .map(|model| json!({"id": model.view.code, "object": "model", "created": 0, "owned_by": "tollgate"}))
         .collect();
-    flight.land(200);
+    flight.land(200).await;
     axum::Json(json!({"object": "list", "data": data})).into_response()
 }
 
@@ -306,6 +345,7 @@ async fn unknown_route(
         request,
         GatewayError::UnknownRoute { method: method.to_string(), path: uri.path().to_owned() },
     )
+    .await
 }
 
 async fn method_not_allowed(
@@ -316,12 +356,12 @@ async fn method_not_allowed(
     request: Request,
 ) -> Response {
     let error = GatewayError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() };
-    refuse_route(gateway, peer, request, error)
+    refuse_route(gateway, peer, request, error).await
 }
 
-fn refuse_route(gateway: Gateway, peer: SocketAddr, request: Request, error: GatewayError) -> Response {
+async fn refuse_route(gateway: Gateway, peer: SocketAddr, request: Request, error: GatewayError) -> Response {
     let path = request.uri().path().to_owned();
     let dialect = if path.starts_with("/v1/messages") { Dialect::Anthropic } else { Dialect::OpenAi };
     let (flight, _) = board(&gateway, peer, request.headers(), request.extensions(), &path, dialect);
-    flight.reject(&error)
+    flight.reject(&error).await
 }

@@ -131,7 +131,7 @@ impl Relay {
                 }
             }
             flight.set_usage(tally.usage());
-            flight.land(200);
+            flight.land(200).await;
         };
         Body::from_stream(stream)
     }

@@ -1,10 +1,9 @@
 //! The `tollgate` binary: first-admin bootstrap, `migrate`, `user create`, SIGTERM.
 
-use crate::helpers::{browser, spawn_app_with, Backend, TestDatabase};
+use crate::helpers::{browser, spawn_app_with, Backend, ServerProcess, TestDatabase};
 use reqwest::StatusCode;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn tollgate(database: &TestDatabase) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
@@ -21,18 +20,8 @@ fn tollgate(database: &TestDatabase) -> Command {
 #[tokio::test]
 async fn serve_generates_a_private_admin_password_and_stops_on_sigterm() {
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let mut child = tollgate(&database).arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    let mut address = None;
-    while address.is_none() || !printed.contains("First admin") {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited early: {printed}");
-        if let Some(url) = line.trim().strip_prefix("Tollgate console: ") {
-            address = Some(url.trim_end_matches('/').to_owned());
-        }
-        printed.push_str(&line);
-    }
+    let server = ServerProcess::start(&database, &[("RUST_LOG", "info")]);
+    let printed = server.printed("First admin").await;
     let password_file = database.dir.path().join("admin-password");
     let password = std::fs::read_to_string(&password_file).unwrap().trim().to_owned();
     assert!(password.len() >= 20);
@@ -45,7 +34,7 @@ async fn serve_generates_a_private_admin_password_and_stops_on_sigterm() {
         assert_eq!(mode, 0o600, "readable only by its owner");
     }
 
-    let base = address.unwrap();
+    let base = server.base.clone();
     let signed_in = browser()
         .post(format!("{base}/api/v1/session"))
         .json(&serde_json::json!({ "email": "admin@tollgate.local", "password": password }))
@@ -54,19 +43,9 @@ async fn serve_generates_a_private_admin_password_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(signed_in.status(), StatusCode::OK);
 
-    let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(terminated.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "graceful exit: {status:?}");
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = server.logs();
+    assert!(server.terminate().await.success(), "graceful exit");
+    assert!(logs.contains("listening"), "logs are captured: {logs}");
     assert!(!logs.contains(&password), "the password never reaches the logs");
 }
 

@@ -207,3 +207,104 @@ pub async fn error_of(response: Response, status: StatusCode, code: &str) -> Val
     assert_eq!(error["request_id"].as_str().map(str::to_owned), request_id, "body and header ids agree");
     error
 }
+
+/// The real `tollgate` binary as a child process on a test database.
+pub struct ServerProcess {
+    child: std::process::Child,
+    log_path: std::path::PathBuf,
+    pub base: String,
+    /// Everything the server printed on standard output so far.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `tollgate serve` with `env` on top of the database's settings, and waits
+    /// for it to print its address. Standard output keeps being drained, as a terminal would.
+    pub fn start(database: &TestDatabase, env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let log_path = database.dir.path().join("server.log");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TOLLGATE_DATABASE_URL", &database.url)
+            .env("TOLLGATE_DATA_DIR", database.dir.path())
+            .env("TOLLGATE_LISTEN", "127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).expect("log file"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.arg("serve").spawn().expect("the binary starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let mut banner = String::new();
+        let base = loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                let status = child.wait();
+                panic!("server exited early ({status:?}): {banner}");
+            }
+            banner.push_str(&line);
+            if let Some(url) = line.trim().strip_prefix("Tollgate console: ") {
+                break url.trim_end_matches('/').to_owned();
+            }
+        };
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(banner));
+        let collected = printed.clone();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let mut collected = collected.lock().unwrap();
+                collected.push_str(&line);
+                collected.push('\n');
+            }
+        });
+        ServerProcess { child, log_path, base, stdout: printed }
+    }
+
+    /// Standard output once it contains `expected` (waiting up to five seconds).
+    pub async fn printed(&self, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let printed = self.stdout.lock().unwrap().clone();
+            if printed.contains(expected) {
+                return printed;
+            }
+            assert!(std::time::Instant::now() < deadline, "never printed {expected:?}: {printed}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the server logged (its standard error) so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (within ten seconds).
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -34,7 +34,7 @@ fn malformed_body(rng: &mut StdRng) -> Vec<u8> {
         0 => (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect(),
         1 => {
             let text = near_valid.to_string();
-            text[..rng.gen_range(0..text.len())].as_bytes().to_vec()
+            text.as_bytes()[..rng.gen_range(0..text.len())].to_vec()
         }
         2 => random_value(rng, 0).to_string().into_bytes(),
         3 => {

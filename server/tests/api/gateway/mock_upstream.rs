@@ -128,6 +128,10 @@ async fn openai(
     }
     match behaviour.as_str() {
         "ok" => ([("x-request-id", "up-req-42")], Json(completion("from upstream", &model))).into_response(),
+        "ok-slow" => {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            Json(completion("from upstream, slowly", &model)).into_response()
+        }
         "fail" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
         "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": {"message": "overloaded"}}))).into_response(),
         "slow" => {

@@ -1,6 +1,7 @@
 //! The data plane over real HTTP: the gateway on a random port, a mock upstream on
 //! another, keys, models and channels created through the management API.
 
+mod billing;
 mod contract;
 mod ip_allowlist;
 mod malformed;
@@ -14,6 +15,9 @@ use mock_upstream::{MockUpstream, UPSTREAM_SECRET};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// What a test account starts with: far more than any test spends.
+pub const FUNDS: i64 = 1_000_000 * 1_000_000;
 
 pub struct World {
     pub app: TestApp,
@@ -36,7 +40,26 @@ impl World {
         let admin = app.admin().await;
         let me: Value = admin.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
         let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
-        World { app, admin, account, upstream: MockUpstream::start().await, client: Client::new() }
+        let world = World { app, admin, account, upstream: MockUpstream::start().await, client: Client::new() };
+        world.set_balance(FUNDS).await;
+        world
+    }
+
+    /// Grants credit until the account holds `target` micro-units.
+    pub async fn set_balance(&self, target: i64) {
+        let balance = self.balance().await;
+        let missing = target - balance["balance"].as_i64().unwrap();
+        if missing > 0 {
+            let url = self.app.url(&format!("/api/v1/accounts/{}/credits", self.account));
+            let granted =
+                self.admin.post(url).json(&json!({"amount": missing, "note": "test funds"})).send().await.unwrap();
+            assert_eq!(granted.status(), StatusCode::CREATED, "{}", granted.text().await.unwrap());
+        }
+    }
+
+    pub async fn balance(&self) -> Value {
+        let url = self.app.url(&format!("/api/v1/accounts/{}/balance", self.account));
+        self.admin.get(url).send().await.unwrap().json().await.unwrap()
     }
 
     /// Creates a key with `policy` on the demo account and waits until the gateway knows it.
@@ -144,7 +167,8 @@ pub async fn gateway_error(response: Response, status: u16, code: &str, layer: &
     let source = response.headers().get("x-tollgate-error-source").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let id = request_id(&response);
     let body: Value = response.json().await.unwrap();
-    let error = if body["type"] == "error" { body["error"].clone() } else { body["error"].clone() };
+    // Both dialects put the fields under `error`.
+    let error = body["error"].clone();
     assert_eq!(error["code"], code, "{body}");
     assert_eq!(error["layer"], layer, "{body}");
     assert_eq!(error["request_id"], id.as_str(), "{body}");

@@ -1,36 +1,24 @@
 //! SIGTERM during load: every request answered before exit has its usage row.
 
-use crate::helpers::{browser, Backend, TestDatabase, ADMIN_PASSWORD};
+use crate::helpers::{browser, Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[tokio::test]
 async fn sigterm_under_load_loses_no_usage_rows() {
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .env("TOLLGATE_DATABASE_URL", &database.url)
-        .env("TOLLGATE_DATA_DIR", database.dir.path())
-        .env("TOLLGATE_LISTEN", "127.0.0.1:0")
-        .env("TOLLGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("TOLLGATE_SEED_DEMO", "true")
-        // A long flush interval: rows wait in memory, so only the shutdown flush saves them.
-        .env("TOLLGATE_USAGE_FLUSH_MS", "60000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited early");
-        if let Some(url) = line.trim().strip_prefix("Tollgate console: ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
+    // A long flush interval: rows wait in memory, so only the shutdown flush saves them.
+    let server = ServerProcess::start(
+        &database,
+        &[
+            ("TOLLGATE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("TOLLGATE_SEED_DEMO", "true"),
+            ("TOLLGATE_USAGE_FLUSH_MS", "60000"),
+        ],
+    );
+    let base = server.base.clone();
 
     let admin = browser();
     let me: Value = admin
@@ -76,11 +64,11 @@ async fn sigterm_under_load_loses_no_usage_rows() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let stopped = tokio::spawn(server.terminate());
     for worker in workers {
         worker.await.unwrap();
     }
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = stopped.await.unwrap();
     assert!(status.success(), "graceful exit: {status:?}");
 
     let answered = answered.lock().unwrap().clone();

@@ -1,0 +1,287 @@
+//! Money through the gateway: the quota layer, exact charges, concurrency, crashes.
+//! Model prices here: 1,000,000 in / 2,000,000 out micro-units per million tokens.
+
+use super::{gateway_error, hello, request_id, World};
+use crate::helpers::{Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
+use crate::on_both_backends;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const SERVER_ENV: &[(&str, &str)] = &[("TOLLGATE_ADMIN_PASSWORD", ADMIN_PASSWORD), ("TOLLGATE_SEED_DEMO", "true")];
+
+/// What the mock's `ok` answer (11 prompt, 7 completion tokens) costs.
+const OK_COST: i64 = 11 + 14;
+
+async fn ledger_sum(w: &World, account: &str) -> i64 {
+    let mut sum = 0;
+    let mut cursor = String::new();
+    loop {
+        let url = w.app.url(&format!("/api/v1/accounts/{account}/ledger?limit=200&cursor={cursor}"));
+        let page: Value = w.admin.get(url).send().await.unwrap().json().await.unwrap();
+        sum += page["entries"].as_array().unwrap().iter().map(|e| e["amount"].as_i64().unwrap()).sum::<i64>();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return sum,
+        }
+    }
+}
+
+async fn usage_entries_for(w: &World, account: &str, request_id: &str) -> Vec<Value> {
+    let url = w.app.url(&format!("/api/v1/accounts/{account}/ledger?limit=200"));
+    let page: Value = w.admin.get(url).send().await.unwrap().json().await.unwrap();
+    page["entries"].as_array().unwrap().iter().filter(|e| e["request_id"] == request_id).cloned().collect()
+}
+
+async fn assert_books_balance(w: &World, account: &str) {
+    let url = w.app.url(&format!("/api/v1/accounts/{account}/balance"));
+    let balance: Value = w.admin.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balance["reserved"], 0, "no reservation left open: {balance}");
+    assert_eq!(balance["balance"].as_i64().unwrap(), ledger_sum(w, account).await, "balance == sum(ledger)");
+}
+
+/// An account with its own key and exactly `funds`, owned by the admin.
+async fn poor_account(w: &World, name: &str, funds: i64) -> (String, String) {
+    let admin_id = w.admin.get(w.app.url("/api/v1/me")).send().await.unwrap().json::<Value>().await.unwrap()["user"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account = w.app.account(&w.admin, name, &admin_id).await;
+    if funds > 0 {
+        let url = w.app.url(&format!("/api/v1/accounts/{account}/credits"));
+        let granted = w.admin.post(url).json(&json!({"amount": funds, "note": "exact funds"})).send().await.unwrap();
+        assert_eq!(granted.status(), StatusCode::CREATED);
+    }
+    let created: Value = w
+        .admin
+        .post(w.app.url(&format!("/api/v1/accounts/{account}/keys")))
+        .json(&json!({"name": "poor"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["secret"].as_str().unwrap().to_owned();
+    w.eventually(|| async { w.models(&key).await.status() == StatusCode::OK }).await;
+    (account, key)
+}
+
+async fn rows_18_19_spend_cap_and_balance(backend: Backend) {
+    let w = World::new(backend).await;
+    let capped = w.key(json!({"spend_cap": 10})).await;
+    let error = gateway_error(w.chat(&capped, hello("echo-1")).await, 429, "key_quota_exhausted", "quota").await;
+    assert_eq!(error["type"], "quota_error");
+
+    let (account, broke) = poor_account(&w, "Broke", 0).await;
+    let error = gateway_error(w.chat(&broke, hello("echo-1")).await, 402, "insufficient_balance", "quota").await;
+    assert_eq!(error["type"], "billing_error");
+    assert_books_balance(&w, &account).await;
+}
+
+async fn charges_exactly_what_was_used_once(backend: Backend) {
+    let w = World::new(backend).await;
+    let channel = w.channel("priced", "openai", "ok", 0, 2000).await;
+    w.model("priced", &[(&channel, None)]).await;
+    let key = w.key(json!({})).await;
+    let before = w.balance().await["balance"].as_i64().unwrap();
+    let response = w.chat(&key, hello("priced")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let id = request_id(&response);
+    assert_eq!(w.usage_row(&id).await["cost"], OK_COST);
+    let entries = usage_entries_for(&w, &w.account, &id).await;
+    assert_eq!(entries.len(), 1, "one charge");
+    assert_eq!(entries[0]["amount"], -OK_COST);
+    assert_eq!(w.balance().await["balance"].as_i64().unwrap(), before - OK_COST);
+
+    let failed = w.chat(&key, hello("no-such-model")).await;
+    let failed_id = request_id(&failed);
+    assert_eq!(failed.status(), StatusCode::NOT_FOUND);
+    assert_eq!(w.usage_row(&failed_id).await["cost"], 0, "refused requests cost nothing");
+    assert_eq!(w.balance().await["balance"].as_i64().unwrap(), before - OK_COST);
+    assert_books_balance(&w, &w.account).await;
+}
+
+async fn streams_are_charged_from_usage_or_counted_tokens_and_on_disconnect(backend: Backend) {
+    let w = World::new(backend).await;
+    let reported = w.channel("reported", "openai", "stream", 0, 5000).await;
+    let counted = w.channel("counted", "openai", "stream-no-usage", 0, 5000).await;
+    let long = w.channel("long", "openai", "stream-slow", 0, 10_000).await;
+    w.model("reported", &[(&reported, None)]).await;
+    w.model("counted", &[(&counted, None)]).await;
+    w.model("long", &[(&long, None)]).await;
+    let key = w.key(json!({})).await;
+    let stream =
+        |model: &str| json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "go on"}]});
+
+    let response = w.chat(&key, stream("reported")).await;
+    let id = request_id(&response);
+    response.text().await.unwrap();
+    assert_eq!(w.usage_row(&id).await["cost"], 21 + 8, "21 prompt and 4 completion tokens as reported");
+
+    let response = w.chat(&key, stream("counted")).await;
+    let id = request_id(&response);
+    response.text().await.unwrap();
+    let row = w.usage_row(&id).await;
+    assert!(row["cost"].as_i64().unwrap() > 0, "a stream that produced tokens is never free: {row}");
+
+    let response = w.chat(&key, stream("long")).await;
+    let id = request_id(&response);
+    let mut body = response.bytes_stream();
+    for _ in 0..5 {
+        body.next().await.unwrap().unwrap();
+    }
+    drop(body);
+    let row = w.usage_row(&id).await;
+    assert_eq!(row["error_code"], "client_closed");
+    let delivered = row["completion_tokens"].as_i64().unwrap();
+    assert!(delivered > 0);
+    let entries = usage_entries_for(&w, &w.account, &id).await;
+    assert_eq!(entries.len(), 1, "charged once");
+    assert_eq!(entries[0]["amount"].as_i64().unwrap(), -row["cost"].as_i64().unwrap());
+    assert!(row["cost"].as_i64().unwrap() > 0);
+    assert_books_balance(&w, &w.account).await;
+}
+
+async fn concurrent_requests_never_overdraw(backend: Backend) {
+    let w = World::new(backend).await;
+    let channel = w.channel("slowpoke", "openai", "ok-slow", 0, 10_000).await;
+    w.model("slowpoke", &[(&channel, None)]).await;
+    let key = w.key(json!({})).await;
+
+    // Learn one request's reservation by watching the balance while it is in flight.
+    let in_flight = tokio::spawn({
+        let (client, url, key) = (w.client.clone(), w.app.url("/v1/chat/completions"), key.clone());
+        async move { client.post(url).bearer_auth(key).json(&hello("slowpoke")).send().await.unwrap().status() }
+    });
+    let mut reservation = 0;
+    while reservation == 0 {
+        reservation = w.balance().await["reserved"].as_i64().unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(in_flight.await.unwrap(), StatusCode::OK);
+
+    const AFFORDABLE: i64 = 10;
+    let funds = AFFORDABLE * reservation + reservation / 2;
+    let (account, poor_key) = poor_account(&w, "Tight", funds).await;
+    let requests = (0..64).map(|_| {
+        let (client, url, key) = (w.client.clone(), w.app.url("/v1/chat/completions"), poor_key.clone());
+        tokio::spawn(async move {
+            client.post(url).bearer_auth(key).json(&hello("slowpoke")).send().await.unwrap().status()
+        })
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(requests).await.into_iter().map(Result::unwrap).collect();
+    let succeeded = statuses.iter().filter(|s| **s == StatusCode::OK).count() as i64;
+    let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count() as i64;
+    assert_eq!((succeeded, refused), (AFFORDABLE, 64 - AFFORDABLE), "{statuses:?}");
+
+    let url = w.app.url(&format!("/api/v1/accounts/{account}/balance"));
+    let balance: Value = w.admin.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balance["balance"].as_i64().unwrap(), funds - AFFORDABLE * OK_COST, "initial - sum(charges)");
+    assert!(balance["balance"].as_i64().unwrap() >= 0);
+    assert_books_balance(&w, &account).await;
+}
+
+on_both_backends!(
+    rows_18_19_spend_cap_and_balance,
+    charges_exactly_what_was_used_once,
+    streams_are_charged_from_usage_or_counted_tokens_and_on_disconnect,
+    concurrent_requests_never_overdraw,
+);
+
+/// Row 26: anything else, here the database gone mid-flight, is a clean 500.
+#[tokio::test]
+async fn row_26_internal_error_when_the_database_is_gone() {
+    use sqlx::{Connection, Executor};
+    let w = World::new(Backend::Postgres).await;
+    let key = w.key(json!({})).await;
+    let name = w.app.database.url.rsplit('/').next().unwrap().to_owned();
+    let mut conn = sqlx::PgConnection::connect(&w.app.database.url.replace(&name, "postgres")).await.unwrap();
+    conn.execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false"#).as_str()).await.unwrap();
+    conn.execute(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'").as_str())
+        .await
+        .unwrap();
+    let error = gateway_error(w.chat(&key, hello("echo-1")).await, 500, "internal_error", "internal").await;
+    assert_eq!(error["type"], "api_error");
+    assert!(!error["message"].as_str().unwrap().to_lowercase().contains("postgres"), "causes are logged, not sent");
+}
+
+/// SIGKILL while requests hold reservations: the next start releases them all.
+#[tokio::test]
+async fn a_crash_leaves_no_reservation_open_after_restart() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let upstream = super::mock_upstream::MockUpstream::start().await;
+    let first = ServerProcess::start(&database, SERVER_ENV);
+    let base = first.base.clone();
+    let admin = crate::helpers::browser();
+    let me: Value = admin
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"email": "admin@tollgate.local", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let channel: Value = admin
+        .post(format!("{base}/api/v1/channels"))
+        .json(&json!({"name": "slow", "protocol": "openai", "base_url": upstream.url("ok-slow"), "credential": super::mock_upstream::UPSTREAM_SECRET}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let model = json!({"code": "slow", "name": "slow", "input_price": 1_000_000, "output_price": 2_000_000, "context_window": 8192,
+        "channels": [{"channel_id": channel["id"]}]});
+    assert_eq!(
+        admin.post(format!("{base}/api/v1/models")).json(&model).send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let key: Value = admin
+        .post(format!("{base}/api/v1/accounts/{account}/keys"))
+        .json(&json!({"name": "k"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["secret"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    for _ in 0..5 {
+        let (url, key) = (format!("{base}/v1/chat/completions"), key.clone());
+        tokio::spawn(
+            async move { reqwest::Client::new().post(url).bearer_auth(key).json(&hello("slow")).send().await },
+        );
+    }
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&database.url).await.unwrap();
+    let mut open = 0;
+    while open < 5 {
+        open = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM reservations").fetch_one(&mut conn).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill();
+
+    let second = ServerProcess::start(&database, SERVER_ENV);
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations").fetch_one(&mut conn).await.unwrap();
+    let (balance, reserved): (i64, i64) = sqlx::query_as("SELECT balance, reserved FROM accounts WHERE id = $1")
+        .bind(&account)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let ledger: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account_id = $1")
+        .bind(&account)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((open, reserved), (0, 0), "every reservation released at start");
+    assert_eq!(balance, ledger, "balance == sum(ledger)");
+    assert!(second.terminate().await.success());
+}
