@@ -16,9 +16,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # LTO with opt-level "z" plus gzip/brotli on the wire keep the download small.
 APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld
 DATA_DIR ?= ./data
+# Python tools (the OpenAI SDK test) live in a venv outside the clone, reused between runs.
+VENV ?= $(HOME)/.cache/tollgate/venv
+SDK_REQUIREMENTS := server/tests/sdk/requirements.txt
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help deps build site run test lint unit-and-integration e2e clean
+.PHONY: help deps build site run test lint unit-and-integration sdk e2e clean
 
 help:
 	@echo "make run    install what is missing, build, start on $(LISTEN) (SQLite in $(DATA_DIR))"
@@ -55,6 +58,11 @@ deps:
 	fi
 	@command -v chromium >/dev/null || { echo "installing chromium"; $(call apt_install,chromium); }
 	@command -v npm >/dev/null || { echo "installing node and npm"; $(call apt_install,nodejs npm); }
+	@python3 -m venv --help >/dev/null 2>&1 || { echo "installing python3-venv"; $(call apt_install,python3-venv); }
+	@if ! cmp -s $(SDK_REQUIREMENTS) $(VENV)/requirements.txt; then \
+	  echo "installing the Python test tools"; \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r $(SDK_REQUIREMENTS) && cp $(SDK_REQUIREMENTS) $(VENV)/requirements.txt; \
+	fi
 	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # ---------------------------------------------------------------- building
@@ -83,11 +91,15 @@ lint:
 unit-and-integration:
 	cargo test --workspace
 
+sdk:
+	cargo build -p server
+	TOLLGATE_BIN=$(CARGO_TARGET_DIR)/debug/tollgate $(VENV)/bin/pytest -q server/tests/sdk
+
 e2e: site
 	cargo build -p server
 	cd end2end && E2E_SERVER_BIN=$(CARGO_TARGET_DIR)/debug/tollgate E2E_SITE_ROOT=$(SITE_ROOT) npx playwright test
 
-test: deps lint unit-and-integration e2e
+test: deps lint unit-and-integration sdk e2e
 
 clean:
 	cargo clean
