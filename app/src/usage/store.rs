@@ -145,6 +145,16 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), AppError> {
 
 /// One account's rows, newest first, one page at a time (keyset, so deep pages stay fast).
 pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<UsagePage, AppError> {
+    // Plain HTML forms send empty fields: an empty filter is no filter.
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let filter = UsageFilter {
+        key: given(&filter.key),
+        model: given(&filter.model),
+        status: given(&filter.status),
+        error_code: given(&filter.error_code),
+        cursor: given(&filter.cursor),
+        ..filter.clone()
+    };
     let limit = filter.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let (status_min, status_max) = filter.status.as_deref().map(status_range).transpose()?.unzip();
     let (cursor_time, cursor_id) = filter.cursor.as_deref().map(parse_cursor).transpose()?.unzip();
