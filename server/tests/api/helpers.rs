@@ -274,6 +274,24 @@ impl ServerProcess {
         }
     }
 
+    /// Signs in as the seeded admin (`TOLLGATE_ADMIN_PASSWORD` = [`ADMIN_PASSWORD`]);
+    /// returns the session and the demo account's id.
+    pub async fn admin(&self) -> (Client, String) {
+        let admin = browser();
+        let credentials = json!({"email": "admin@tollgate.local", "password": ADMIN_PASSWORD});
+        let me: Value = admin
+            .post(format!("{}/api/v1/session", self.base))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let account = me["accounts"][0]["account_id"].as_str().expect("the demo account").to_owned();
+        (admin, account)
+    }
+
     /// What the server logged (its standard error) so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

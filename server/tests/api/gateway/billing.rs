@@ -216,17 +216,7 @@ async fn a_crash_leaves_no_reservation_open_after_restart() {
     let upstream = super::mock_upstream::MockUpstream::start().await;
     let first = ServerProcess::start(&database, SERVER_ENV);
     let base = first.base.clone();
-    let admin = crate::helpers::browser();
-    let me: Value = admin
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"email": "admin@tollgate.local", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let (admin, account) = first.admin().await;
     let channel: Value = admin
         .post(format!("{base}/api/v1/channels"))
         .json(&json!({"name": "slow", "protocol": "openai", "base_url": upstream.url("ok-slow"), "credential": super::mock_upstream::UPSTREAM_SECRET}))

@@ -1,6 +1,6 @@
 //! SIGTERM during load: every request answered before exit has its usage row.
 
-use crate::helpers::{browser, Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
+use crate::helpers::{Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -20,17 +20,7 @@ async fn sigterm_under_load_loses_no_usage_rows() {
     );
     let base = server.base.clone();
 
-    let admin = browser();
-    let me: Value = admin
-        .post(format!("{base}/api/v1/session"))
-        .json(&json!({"email": "admin@tollgate.local", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let (admin, account) = server.admin().await;
     let created: Value = admin
         .post(format!("{base}/api/v1/accounts/{account}/keys"))
         .json(&json!({"name": "load"}))
