@@ -228,10 +228,3 @@ fn anthropic_type(error: &GatewayError) -> String {
     }
     .to_owned()
 }
-
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        let request_id = app::request_id::current().unwrap_or_default();
-        self.render(Dialect::OpenAi, &request_id)
-    }
-}
