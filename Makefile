@@ -21,13 +21,14 @@ VENV ?= $(HOME)/.cache/tollgate/venv
 SDK_REQUIREMENTS := server/tests/sdk/requirements.txt
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help deps build site run test lint unit-and-integration sdk e2e bench clean
+.PHONY: help deps build site run test lint unit-and-integration sdk e2e bench bench-control clean
 
 help:
 	@echo "make run    install what is missing, build, start on $(LISTEN) (SQLite in $(DATA_DIR))"
 	@echo "make test   formatting, clippy, unit + integration (SQLite and PostgreSQL), browser end-to-end"
 	@echo "make build  release build: $(CARGO_TARGET_DIR)/release/tollgate and the site in $(SITE_ROOT)"
 	@echo "make bench  gateway overhead against a mock upstream on loopback (BENCH_SECONDS, BENCH_FULL, BENCH_DB)"
+	@echo "make bench-control  usage lookups and pages over BENCH_ROWS seeded usage rows (BENCH_DB)"
 
 # ---------------------------------------------------------------- installing
 # The wasm32 standard library: rustup's target where it can be downloaded (a laptop);
@@ -109,6 +110,12 @@ test: deps lint unit-and-integration sdk e2e
 bench:
 	cargo build --release -p server --bin tollgate --bin tollgate-bench
 	$(CARGO_TARGET_DIR)/release/tollgate-bench
+
+# The control plane: BENCH_ROWS usage rows (default 200,000; the issue's figure is 10,000,000),
+# then request-id lookups and pages through the management API. Writes .../bench/control.json.
+bench-control:
+	cargo build --release -p server --bin tollgate --bin tollgate-bench
+	$(CARGO_TARGET_DIR)/release/tollgate-bench control
 
 clean:
 	cargo clean

@@ -16,6 +16,8 @@ pub enum BenchError {
     NotReady { what: &'static str, seconds: u64 },
     #[error("setting up Tollgate failed at `{step}`: {detail}")]
     Setup { step: &'static str, detail: String },
+    #[error("GET {url} failed: {detail}")]
+    Query { url: String, detail: String },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("writing the JSON report: {0}")]

@@ -3,6 +3,7 @@
 //! Tollgate through its management API, drives both at fixed rates (open loop) and at
 //! full speed (closed loop), prints a table and writes it as JSON. See `make bench`.
 
+mod control;
 mod database;
 mod error;
 mod load;
@@ -42,6 +43,9 @@ struct Cli {
 enum Cmd {
     /// Run the whole benchmark (the default); settings come from BENCH_* variables.
     Run,
+    /// The control-plane benchmark: BENCH_ROWS usage rows (default 200,000), then
+    /// request-id lookups and pages through the management API.
+    Control,
     /// Serve the mock upstream (the benchmark starts it as a process of its own).
     Mock {
         #[arg(long)]
@@ -53,7 +57,8 @@ enum Cmd {
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command.unwrap_or(Cmd::Run) {
         Cmd::Mock { listen } => mock::serve(listen).await.map_err(BenchError::io(listen.to_string())),
-        Cmd::Run => run().await,
+        Cmd::Run => run(Plane::Data).await,
+        Cmd::Control => run(Plane::Control).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,22 +69,37 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), BenchError> {
+#[derive(Clone, Copy)]
+enum Plane {
+    Data,
+    Control,
+}
+
+async fn run(plane: Plane) -> Result<(), BenchError> {
     let settings = Settings::from_env()?;
     let scratch = Scratch::create(&settings.out_dir)?;
     let database = Database::create(settings.backend, &settings.postgres_admin_url, &scratch.0).await?;
-    let measured = measure(&settings, &scratch.0, &database.url).await;
-    // The children are gone by now (dropped inside `measure`): clean up either way.
+    let measured = match plane {
+        Plane::Data => measure(&settings, &scratch.0, &database.url).await.map(|report| {
+            report.print();
+            report.write_json(&settings.out_dir.join("results.json"))
+        }),
+        Plane::Control => control(&settings, &scratch.0, &database.url).await.map(|report| {
+            report.print();
+            report.write_json(&settings.out_dir.join("control.json"))
+        }),
+    };
+    // The children are gone by now (dropped with the stack): clean up either way.
     if let Err(err) = database.remove().await {
         eprintln!("tollgate-bench: could not drop the benchmark database: {err}");
     }
     drop(scratch);
-    let report = measured?;
-    report.print();
-    let json = settings.out_dir.join("results.json");
-    report.write_json(&json)?;
-    println!("JSON: {}", json.display());
-    Ok(())
+    measured?
+}
+
+async fn control(settings: &Settings, scratch: &Path, database_url: &str) -> Result<control::Report, BenchError> {
+    let stack = start(settings, scratch, database_url).await?;
+    control::measure(settings, database_url, &stack.gateway, &stack.configured).await
 }
 
 /// The run's data directory, removed when the run ends.
@@ -99,7 +119,16 @@ impl Drop for Scratch {
     }
 }
 
-async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
+/// The mock upstream and a configured Tollgate, both killed when this is dropped.
+struct Stack {
+    upstream: String,
+    gateway: String,
+    tollgate: Child,
+    configured: setup::Configured,
+    _mock: Child,
+}
+
+async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Stack, BenchError> {
     let client = load::client();
     let (upstream_port, gateway_port) = (free_port()?, free_port()?);
     let upstream = format!("http://127.0.0.1:{upstream_port}");
@@ -111,8 +140,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     let command = tollgate_command(settings, scratch, database_url, gateway_port);
     let mut tollgate = Child::spawn("tollgate", command, settings.out_dir.join("tollgate.log"))?;
 
-    let direct = |mode| target(format!("{upstream}/v1/chat/completions"), UPSTREAM_KEY, mode);
-    let probe = direct(Mode::NonStreaming);
+    let probe = target(chat_url(&upstream), UPSTREAM_KEY, Mode::NonStreaming);
     let (client_ref, probe) = (&client, &probe);
     wait_until("the mock upstream", &mut mock, Duration::from_secs(10), move || probe.send(client_ref)).await?;
     let ready = format!("{gateway}/readyz");
@@ -120,8 +148,17 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     let up = move || async move { client_ref.get(ready).send().await.is_ok_and(|r| r.status().is_success()) };
     wait_until("tollgate", &mut tollgate, Duration::from_secs(60), up).await?;
     let admin = setup::Admin { base: &gateway, email: ADMIN_EMAIL, password: &settings.admin_password };
-    let key = setup::configure(&admin, &upstream).await?;
-    let through = |mode| target(format!("{gateway}/v1/chat/completions"), &key, mode);
+    let configured = setup::configure(&admin, &upstream).await?;
+    Ok(Stack { upstream, gateway, tollgate, configured, _mock: mock })
+}
+
+async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
+    let mut stack = start(settings, scratch, database_url).await?;
+    let client = load::client();
+    let (direct_url, gateway_url) = (chat_url(&stack.upstream), chat_url(&stack.gateway));
+    let secret = stack.configured.secret.clone();
+    let direct = |mode| target(direct_url.clone(), UPSTREAM_KEY, mode);
+    let through = |mode| target(gateway_url.clone(), &secret, mode);
 
     let mut rates = Vec::new();
     let mut throughput = Vec::new();
@@ -136,7 +173,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
             tokio::time::sleep(BETWEEN_RUNS).await;
             let gateway_run = load::open_loop(&client, &gateway, rate, settings.run_time).await;
             tokio::time::sleep(BETWEEN_RUNS).await;
-            tollgate.ensure_running()?;
+            stack.tollgate.ensure_running()?;
             rates.push(RateRow::new(mode, rate, &direct_run, &gateway_run));
         }
         eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
@@ -146,14 +183,14 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         tokio::time::sleep(BETWEEN_RUNS).await;
         throughput.push(Throughput::new(mode, settings.concurrency, &direct_run, &gateway_run));
     }
-    tollgate.ensure_running()?;
+    stack.tollgate.ensure_running()?;
     Ok(Report {
         database: settings.backend,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seconds_per_run: settings.run_time.as_secs(),
         rates,
         throughput,
-        tollgate_peak_rss_mib: tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0),
+        tollgate_peak_rss_mib: stack.tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0),
     })
 }
 
@@ -175,6 +212,10 @@ fn tollgate_command(settings: &Settings, scratch: &Path, database_url: &str, por
         .env("TOLLGATE_ADMIN_PASSWORD", &settings.admin_password)
         .env("TOLLGATE_SEED_DEMO", "true");
     command
+}
+
+fn chat_url(base: &str) -> String {
+    format!("{base}/v1/chat/completions")
 }
 
 fn target(url: String, key: &str, mode: Mode) -> Arc<Target> {

@@ -35,7 +35,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(histogram: &Histogram<u64>) -> Percentiles {
+    pub fn of(histogram: &Histogram<u64>) -> Percentiles {
         let ms = |quantile| histogram.value_at_quantile(quantile) as f64 / 1000.0;
         Percentiles { p50_ms: ms(0.50), p90_ms: ms(0.90), p99_ms: ms(0.99) }
     }
@@ -178,14 +178,21 @@ impl Report {
     }
 
     pub fn write_json(&self, path: &Path) -> Result<(), BenchError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(BenchError::io(dir))?;
-        }
-        std::fs::write(path, serde_json::to_vec_pretty(self)?).map_err(BenchError::io(path))
+        write_json(self, path)
     }
 }
 
-fn triple(p: &Percentiles) -> String {
+/// Writes `report` as pretty JSON and says where.
+pub fn write_json(report: &impl Serialize, path: &Path) -> Result<(), BenchError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(BenchError::io(dir))?;
+    }
+    std::fs::write(path, serde_json::to_vec_pretty(report)?).map_err(BenchError::io(path))?;
+    println!("JSON: {}", path.display());
+    Ok(())
+}
+
+pub fn triple(p: &Percentiles) -> String {
     format!("{:>7.2}/{:>7.2}/{:>7.2}", p.p50_ms, p.p90_ms, p.p99_ms)
 }
 

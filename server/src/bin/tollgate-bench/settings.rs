@@ -13,6 +13,8 @@ pub struct Settings {
     pub rates: Vec<u32>,
     pub run_time: Duration,
     pub concurrency: usize,
+    /// Usage rows the control-plane benchmark seeds.
+    pub rows: u64,
     pub tollgate_bin: PathBuf,
     /// Where the JSON report, the children's logs and the run's scratch directory go.
     pub out_dir: PathBuf,
@@ -41,6 +43,7 @@ impl Settings {
             rates,
             run_time: Duration::from_secs(number("BENCH_SECONDS", 5)?),
             concurrency: number("BENCH_CONCURRENCY", 64)? as usize,
+            rows: number("BENCH_ROWS", 200_000)?,
             tollgate_bin: var("BENCH_TOLLGATE").map_or(sibling, PathBuf::from),
             out_dir: var("BENCH_OUT").map_or(target_dir.join("bench"), PathBuf::from),
             // Any password works: the server is private to this run.

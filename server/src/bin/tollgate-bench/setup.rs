@@ -17,8 +17,16 @@ pub struct Admin<'a> {
     pub password: &'a str,
 }
 
-/// Returns the secret of a key that the gateway already accepts.
-pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<String, BenchError> {
+/// What the run was given: a key the gateway already accepts, its account, and the
+/// signed-in management client.
+pub struct Configured {
+    pub secret: String,
+    pub key_id: String,
+    pub account: String,
+    pub client: Client,
+}
+
+pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<Configured, BenchError> {
     let client = Client::builder().cookie_store(true).build().map_err(step("client"))?;
     let session = json!({"email": admin.email, "password": admin.password});
     // Signing in answers with the viewer, as `/api/v1/me` would: the demo account is ours.
@@ -36,9 +44,9 @@ pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<String,
     call(&client, admin, &credits, "credit", credit, StatusCode::CREATED).await?;
     let keys = format!("/api/v1/accounts/{account}/keys");
     let key = call(&client, admin, &keys, "key", json!({"name": "benchmark"}), StatusCode::CREATED).await?;
-    let secret = field(&key["secret"], "key")?;
+    let (secret, key_id) = (field(&key["secret"], "key")?, field(&key["id"], "key")?);
     await_key(admin.base, &secret).await?;
-    Ok(secret)
+    Ok(Configured { secret, key_id, account, client })
 }
 
 async fn call(
