@@ -1,7 +1,9 @@
 //! `tollgate-bench`: Tollgate's overhead measured side by side with the upstream it
 //! fronts. Starts a mock upstream and a release Tollgate on loopback, configures
 //! Tollgate through its management API, drives both at fixed rates (open loop) and at
-//! full speed (closed loop), prints a table and writes it as JSON. See `make bench`.
+//! full speed (closed loop), prints a table and writes it as JSON (`make bench`).
+//! `tollgate-bench control` times the management API's usage queries over seeded rows
+//! (`make bench-control`).
 
 mod control;
 mod database;
