@@ -1,0 +1,231 @@
+//! `tollgate-bench`: Tollgate's overhead measured side by side with the upstream it
+//! fronts. Starts a mock upstream and a release Tollgate on loopback, configures
+//! Tollgate through its management API, drives both at fixed rates (open loop) and at
+//! full speed (closed loop), prints a table and writes it as JSON (`make bench`).
+//! `tollgate-bench control` times the management API's usage queries over seeded rows
+//! (`make bench-control`).
+
+mod control;
+mod database;
+mod error;
+mod load;
+mod mock;
+mod process;
+mod report;
+mod settings;
+mod setup;
+
+use clap::{Parser, Subcommand};
+use database::Database;
+use error::BenchError;
+use load::Target;
+use process::{free_port, wait_until, Child};
+use report::{Mode, RateRow, Report, Throughput};
+use settings::Settings;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ADMIN_EMAIL: &str = "bench@tollgate.local";
+/// The key the direct runs send, so both sides carry the same headers.
+const UPSTREAM_KEY: &str = "sk-bench-upstream";
+/// A pause between runs: the last run's connections and usage rows settle first.
+const BETWEEN_RUNS: Duration = Duration::from_millis(300);
+
+#[derive(Parser)]
+#[command(name = "tollgate-bench", about = "Tollgate's latency overhead and throughput against a mock upstream")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the whole benchmark (the default); settings come from BENCH_* variables.
+    Run,
+    /// The control-plane benchmark: BENCH_ROWS usage rows (default 200,000), then
+    /// request-id lookups and pages through the management API.
+    Control,
+    /// Serve the mock upstream (the benchmark starts it as a process of its own).
+    Mock {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let outcome = match Cli::parse().command.unwrap_or(Cmd::Run) {
+        Cmd::Mock { listen } => mock::serve(listen).await.map_err(BenchError::io(listen.to_string())),
+        Cmd::Run => run(Plane::Data).await,
+        Cmd::Control => run(Plane::Control).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tollgate-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Plane {
+    Data,
+    Control,
+}
+
+async fn run(plane: Plane) -> Result<(), BenchError> {
+    let settings = Settings::from_env()?;
+    let scratch = Scratch::create(&settings.out_dir)?;
+    let database = Database::create(settings.backend, &settings.postgres_admin_url, &scratch.0).await?;
+    let measured = match plane {
+        Plane::Data => measure(&settings, &scratch.0, &database.url).await.map(|report| {
+            report.print();
+            report.write_json(&settings.out_dir.join("results.json"))
+        }),
+        Plane::Control => control(&settings, &scratch.0, &database.url).await.map(|report| {
+            report.print();
+            report.write_json(&settings.out_dir.join("control.json"))
+        }),
+    };
+    // The children are gone by now (dropped with the stack): clean up either way.
+    if let Err(err) = database.remove().await {
+        eprintln!("tollgate-bench: could not drop the benchmark database: {err}");
+    }
+    drop(scratch);
+    measured?
+}
+
+async fn control(settings: &Settings, scratch: &Path, database_url: &str) -> Result<control::Report, BenchError> {
+    let stack = start(settings, scratch, database_url).await?;
+    control::measure(settings, database_url, &stack.gateway, &stack.configured).await
+}
+
+/// The run's data directory, removed when the run ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create(out_dir: &Path) -> Result<Scratch, BenchError> {
+        let dir = out_dir.join(format!("run-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).map_err(BenchError::io(&dir))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The mock upstream and a configured Tollgate, both killed when this is dropped.
+struct Stack {
+    upstream: String,
+    gateway: String,
+    tollgate: Child,
+    configured: setup::Configured,
+    _mock: Child,
+}
+
+async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Stack, BenchError> {
+    let client = load::client();
+    let (upstream_port, gateway_port) = (free_port()?, free_port()?);
+    let upstream = format!("http://127.0.0.1:{upstream_port}");
+    let gateway = format!("http://127.0.0.1:{gateway_port}");
+    let exe = std::env::current_exe().map_err(BenchError::io("current executable"))?;
+    let mut mock_command = Command::new(exe);
+    mock_command.args(["mock", "--listen", &format!("127.0.0.1:{upstream_port}")]);
+    let mut mock = Child::spawn("mock upstream", mock_command, settings.out_dir.join("mock.log"))?;
+    let command = tollgate_command(settings, scratch, database_url, gateway_port);
+    let mut tollgate = Child::spawn("tollgate", command, settings.out_dir.join("tollgate.log"))?;
+
+    let probe = target(chat_url(&upstream), UPSTREAM_KEY, Mode::NonStreaming);
+    let (client_ref, probe) = (&client, &probe);
+    wait_until("the mock upstream", &mut mock, Duration::from_secs(10), move || probe.send(client_ref)).await?;
+    let ready = format!("{gateway}/readyz");
+    let ready = &ready;
+    let up = move || async move { client_ref.get(ready).send().await.is_ok_and(|r| r.status().is_success()) };
+    wait_until("tollgate", &mut tollgate, Duration::from_secs(60), up).await?;
+    let admin = setup::Admin { base: &gateway, email: ADMIN_EMAIL, password: &settings.admin_password };
+    let configured = setup::configure(&admin, &upstream).await?;
+    Ok(Stack { upstream, gateway, tollgate, configured, _mock: mock })
+}
+
+async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
+    let mut stack = start(settings, scratch, database_url).await?;
+    let client = load::client();
+    let (direct_url, gateway_url) = (chat_url(&stack.upstream), chat_url(&stack.gateway));
+    let secret = stack.configured.secret.clone();
+    let direct = |mode| target(direct_url.clone(), UPSTREAM_KEY, mode);
+    let through = |mode| target(gateway_url.clone(), &secret, mode);
+
+    let mut rates = Vec::new();
+    let mut throughput = Vec::new();
+    for mode in [Mode::NonStreaming, Mode::Streaming] {
+        let (direct, gateway) = (direct(mode), through(mode));
+        // Fill the connection pools and caches before anything is measured.
+        load::closed_loop(&client, &direct, 16, Duration::from_millis(500)).await;
+        load::closed_loop(&client, &gateway, 16, Duration::from_millis(500)).await;
+        for &rate in &settings.rates {
+            eprintln!("{mode:?} at {rate} rps ...");
+            let direct_run = load::open_loop(&client, &direct, rate, settings.run_time).await;
+            tokio::time::sleep(BETWEEN_RUNS).await;
+            let gateway_run = load::open_loop(&client, &gateway, rate, settings.run_time).await;
+            tokio::time::sleep(BETWEEN_RUNS).await;
+            stack.tollgate.ensure_running()?;
+            rates.push(RateRow::new(mode, rate, &direct_run, &gateway_run));
+        }
+        eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
+        let direct_run = load::closed_loop(&client, &direct, settings.concurrency, settings.run_time).await;
+        tokio::time::sleep(BETWEEN_RUNS).await;
+        let gateway_run = load::closed_loop(&client, &gateway, settings.concurrency, settings.run_time).await;
+        tokio::time::sleep(BETWEEN_RUNS).await;
+        throughput.push(Throughput::new(mode, settings.concurrency, &direct_run, &gateway_run));
+    }
+    stack.tollgate.ensure_running()?;
+    Ok(Report {
+        database: settings.backend,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        seconds_per_run: settings.run_time.as_secs(),
+        rates,
+        throughput,
+        tollgate_peak_rss_mib: stack.tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0),
+    })
+}
+
+/// `tollgate serve` on a fresh database with everything on: auth, policy, reservation,
+/// billing and usage logging, as `make run` would (the demo account gets the key).
+fn tollgate_command(settings: &Settings, scratch: &Path, database_url: &str, port: u16) -> Command {
+    let mut command = Command::new(&settings.tollgate_bin);
+    // The caller's own TOLLGATE_* settings (or a tollgate.toml) must not change the run.
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TOLLGATE_")) {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .current_dir(scratch)
+        .env("TOLLGATE_DATABASE_URL", database_url)
+        .env("TOLLGATE_DATA_DIR", scratch)
+        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TOLLGATE_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("TOLLGATE_ADMIN_PASSWORD", &settings.admin_password)
+        .env("TOLLGATE_SEED_DEMO", "true");
+    command
+}
+
+fn chat_url(base: &str) -> String {
+    format!("{base}/v1/chat/completions")
+}
+
+fn target(url: String, key: &str, mode: Mode) -> Arc<Target> {
+    let body = serde_json::json!({
+        "model": setup::MODEL,
+        "messages": [{"role": "user", "content": "Say hello in five words."}],
+        "max_tokens": 16,
+        "stream": mode == Mode::Streaming,
+    });
+    Arc::new(Target { url, key: key.to_owned(), body: body.to_string().into() })
+}

@@ -1,0 +1,82 @@
+//! The child processes (mock upstream, Tollgate): started, watched, always killed.
+
+use crate::error::BenchError;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A child process that is killed and reaped when dropped, however the run ends.
+pub struct Child {
+    name: &'static str,
+    log: PathBuf,
+    inner: std::process::Child,
+}
+
+impl Child {
+    /// Starts `command` with its standard error going to `log`.
+    pub fn spawn(name: &'static str, mut command: Command, log: PathBuf) -> Result<Child, BenchError> {
+        let file = std::fs::File::create(&log).map_err(BenchError::io(&log))?;
+        let inner = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .map_err(|source| BenchError::Spawn { name, source })?;
+        Ok(Child { name, log, inner })
+    }
+
+    /// Fails if the child has died (a crash would otherwise read as a wall of errors).
+    pub fn ensure_running(&mut self) -> Result<(), BenchError> {
+        match self.inner.try_wait() {
+            Ok(Some(status)) => {
+                Err(BenchError::Exited { name: self.name, status, log: self.log.display().to_string() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The most memory the child has held resident so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.inner.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.inner.kill();
+        let _ = self.inner.wait();
+    }
+}
+
+/// A loopback port nobody listens on right now, for a child to bind.
+pub fn free_port() -> Result<u16, BenchError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(BenchError::io("127.0.0.1:0"))?;
+    listener.local_addr().map(|addr| addr.port()).map_err(BenchError::io("127.0.0.1:0"))
+}
+
+/// Polls `ready` until it answers true, the child dies, or `timeout` passes.
+pub async fn wait_until<F, Fut>(
+    what: &'static str,
+    child: &mut Child,
+    timeout: Duration,
+    ready: F,
+) -> Result<(), BenchError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        child.ensure_running()?;
+        if ready().await {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(BenchError::NotReady { what, seconds: timeout.as_secs() });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,89 @@
+//! Configures a fresh Tollgate through its management API, as an operator would: an
+//! `openai` channel to the mock, a priced model, plenty of credit and a key.
+
+use crate::error::BenchError;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// The model the benchmark calls through Tollgate.
+pub const MODEL: &str = "bench-1";
+/// Far more credit than any run spends (micro-units), so the quota layer never refuses.
+const CREDIT: i64 = 1_000_000_000_000_000;
+
+pub struct Admin<'a> {
+    pub base: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// What the run was given: a key the gateway already accepts, its account, and the
+/// signed-in management client.
+pub struct Configured {
+    pub secret: String,
+    pub key_id: String,
+    pub account: String,
+    pub client: Client,
+}
+
+pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<Configured, BenchError> {
+    let client = Client::builder().cookie_store(true).build().map_err(step("client"))?;
+    let session = json!({"email": admin.email, "password": admin.password});
+    // Signing in answers with the viewer, as `/api/v1/me` would: the demo account is ours.
+    let me = call(&client, admin, "/api/v1/session", "sign in", session, StatusCode::OK).await?;
+    let account = field(&me["accounts"][0]["account_id"], "sign in")?;
+    let channel = json!({"name": "mock", "protocol": "openai", "base_url": format!("{upstream_base}/v1"),
+        "credential": "sk-bench-upstream", "priority": 0, "timeout_ms": 30_000});
+    let channel = call(&client, admin, "/api/v1/channels", "channel", channel, StatusCode::CREATED).await?;
+    let model = json!({"code": MODEL, "name": MODEL, "input_price": 1_000_000, "output_price": 2_000_000,
+        "context_window": 8192, "default_max_tokens": 256,
+        "channels": [{"channel_id": field(&channel["id"], "channel")?, "upstream_model": null}]});
+    call(&client, admin, "/api/v1/models", "model", model, StatusCode::CREATED).await?;
+    let credit = json!({"amount": CREDIT, "note": "benchmark"});
+    let credits = format!("/api/v1/accounts/{account}/credits");
+    call(&client, admin, &credits, "credit", credit, StatusCode::CREATED).await?;
+    let keys = format!("/api/v1/accounts/{account}/keys");
+    let key = call(&client, admin, &keys, "key", json!({"name": "benchmark"}), StatusCode::CREATED).await?;
+    let (secret, key_id) = (field(&key["secret"], "key")?, field(&key["id"], "key")?);
+    await_key(admin.base, &secret).await?;
+    Ok(Configured { secret, key_id, account, client })
+}
+
+async fn call(
+    client: &Client,
+    admin: &Admin<'_>,
+    path: &str,
+    name: &'static str,
+    body: Value,
+    expected: StatusCode,
+) -> Result<Value, BenchError> {
+    let response = client.post(format!("{}{path}", admin.base)).json(&body).send().await.map_err(step(name))?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(step(name))?;
+    if status != expected {
+        return Err(BenchError::Setup { step: name, detail: format!("{status}: {body}") });
+    }
+    Ok(body)
+}
+
+/// The gateway reloads its catalog in the background: wait until it knows the new key.
+async fn await_key(base: &str, secret: &str) -> Result<(), BenchError> {
+    let client = Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let response = client.get(format!("{base}/v1/models")).bearer_auth(secret).send().await;
+        if response.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(BenchError::NotReady { what: "the benchmark key", seconds: 10 })
+}
+
+fn field(value: &Value, name: &'static str) -> Result<String, BenchError> {
+    value.as_str().map(str::to_owned).ok_or_else(|| BenchError::Setup { step: name, detail: "missing id".into() })
+}
+
+fn step(name: &'static str) -> impl Fn(reqwest::Error) -> BenchError {
+    move |err| BenchError::Setup { step: name, detail: err.to_string() }
+}
