@@ -3,9 +3,6 @@
 use super::{UsageFilter, UsagePage, UsageRecord};
 use crate::db::Db;
 use crate::error::AppError;
-use sqlx::any::AnyArguments;
-use sqlx::query::QueryAs;
-use sqlx::Any;
 
 const COLUMNS: &str = "request_id, client_request_id, created_at, route, account_id, key_id, model, status, error_code,
     error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, completion_tokens, cost, client_ip,
@@ -143,42 +140,79 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), AppError> {
     Ok((created_at.parse().map_err(|_| invalid())?, request_id.to_owned()))
 }
 
+/// A value bound to a numbered (`$n`) placeholder: `Any` queries need the number, and
+/// sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL refuses.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// A WHERE clause holding only the conditions actually asked for, so each can use the
+/// `(account_id, created_at, request_id)` index instead of being skipped at run time.
+struct Conditions {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Conditions {
+    fn new(first: &str, value: Param) -> Self {
+        let mut conditions = Conditions { sql: String::new(), params: Vec::new() };
+        conditions.and(first, [value]);
+        conditions
+    }
+
+    /// Appends `AND <template>`, where `{0}`, `{1}`… stand for the values' placeholders.
+    fn and(&mut self, template: &str, values: impl IntoIterator<Item = Param>) {
+        let mut clause = template.to_owned();
+        for (index, value) in values.into_iter().enumerate() {
+            self.params.push(value);
+            clause = clause.replace(&format!("{{{index}}}"), &format!("${}", self.params.len()));
+        }
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
+        self.sql.push_str(&clause);
+    }
+
+    fn and_optional(&mut self, template: &str, value: Option<Param>) {
+        if let Some(value) = value {
+            self.and(template, [value]);
+        }
+    }
+}
+
 /// One account's rows, newest first, one page at a time (keyset, so deep pages stay fast).
 pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<UsagePage, AppError> {
     // Plain HTML forms send empty fields: an empty filter is no filter.
     let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
-    let filter = UsageFilter {
-        key: given(&filter.key),
-        model: given(&filter.model),
-        status: given(&filter.status),
-        error_code: given(&filter.error_code),
-        cursor: given(&filter.cursor),
-        ..filter.clone()
-    };
     let limit = filter.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let (status_min, status_max) = filter.status.as_deref().map(status_range).transpose()?.unzip();
-    let (cursor_time, cursor_id) = filter.cursor.as_deref().map(parse_cursor).transpose()?.unzip();
+    let mut conditions = Conditions::new("account_id = {0}", Param::Text(account_id.to_owned()));
+    conditions.and_optional("key_id = {0}", given(&filter.key).map(Param::Text));
+    conditions.and_optional("model = {0}", given(&filter.model).map(Param::Text));
+    conditions.and_optional("error_code = {0}", given(&filter.error_code).map(Param::Text));
+    if let Some((min, max)) = given(&filter.status).as_deref().map(status_range).transpose()? {
+        conditions.and("status BETWEEN {0} AND {1}", [Param::Int(min), Param::Int(max)]);
+    }
+    conditions.and_optional("created_at >= {0}", filter.from.map(Param::Int));
+    conditions.and_optional("created_at < {0}", filter.to.map(Param::Int));
+    if let Some((time, request_id)) = given(&filter.cursor).as_deref().map(parse_cursor).transpose()? {
+        // The plain bound lets the index range start at the cursor; the rest breaks ties.
+        let keyset = "created_at <= {0} AND (created_at < {0} OR request_id < {1})";
+        conditions.and(keyset, [Param::Int(time), Param::Text(request_id)]);
+    }
+    conditions.params.push(Param::Int(limit + 1));
     let sql = format!(
-        "SELECT {COLUMNS} FROM usage_logs WHERE account_id = $1
-           AND ($2 IS NULL OR key_id = $2) AND ($3 IS NULL OR model = $3)
-           AND ($4 IS NULL OR status >= $4) AND ($5 IS NULL OR status <= $5)
-           AND ($6 IS NULL OR error_code = $6)
-           AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at < $8)
-           AND ($9 IS NULL OR created_at < $9 OR (created_at = $9 AND request_id < $10))
-         ORDER BY created_at DESC, request_id DESC LIMIT $11"
+        "SELECT {COLUMNS} FROM usage_logs WHERE {} ORDER BY created_at DESC, request_id DESC LIMIT ${}",
+        conditions.sql,
+        conditions.params.len()
     );
-    let query: QueryAs<'_, Any, UsageRow, AnyArguments<'_>> = sqlx::query_as(&sql)
-        .bind(account_id)
-        .bind(&filter.key)
-        .bind(&filter.model)
-        .bind(status_min)
-        .bind(status_max)
-        .bind(&filter.error_code)
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(cursor_time)
-        .bind(cursor_id)
-        .bind(limit + 1);
+    let mut query = sqlx::query_as::<_, UsageRow>(&sql);
+    for param in conditions.params {
+        query = match param {
+            Param::Text(text) => query.bind(text),
+            Param::Int(int) => query.bind(int),
+        };
+    }
     let mut rows: Vec<UsageRecord> = query.fetch_all(db.pool()).await?.into_iter().map(UsageRecord::from).collect();
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
