@@ -33,6 +33,7 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
     let role = viewer.user.role;
     let is_staff = role != PlatformRole::User;
     let is_admin = role == PlatformRole::Admin;
+    let has_account = viewer.current_account.is_some();
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Tollgate"</a>
@@ -47,6 +48,14 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
             </button>
             <nav id="main-nav" class="nav" class:open=move || menu_open.get() aria-label="Main">
                 <A href="/">"Dashboard"</A>
+                <Show when=move || has_account>
+                    <A href="/keys">"Keys"</A>
+                    <A href="/usage">"Usage"</A>
+                    <A href="/balance">"Balance"</A>
+                </Show>
+                <Show when=move || is_staff>
+                    <A href="/support">"Support"</A>
+                </Show>
                 <Show when=move || is_staff>
                     <A href="/admin/accounts">"Accounts"</A>
                 </Show>

@@ -74,11 +74,16 @@ pub fn session() -> Result<tower_sessions::Session, AppError> {
 
 /// Sets the response status of the current server function from its error.
 pub fn with_status(err: AppError) -> AppError {
-    let is_form_post = use_context::<Parts>().is_some_and(|parts| {
-        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
-    });
-    if let (false, Some(response)) = (is_form_post, use_context::<leptos_axum::ResponseOptions>()) {
+    if let (false, Some(response)) = (is_form_post(), use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
     err
+}
+
+/// Whether the current server function was called by a plain HTML form (no JavaScript):
+/// the browser then follows a redirect back to the page instead of reading the result.
+pub fn is_form_post() -> bool {
+    use_context::<Parts>().is_some_and(|parts| {
+        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    })
 }
