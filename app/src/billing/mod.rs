@@ -182,6 +182,11 @@ pub async fn create_redemption_codes(amount: String, count: String) -> Result<Is
 pub async fn take_new_codes() -> Result<Option<IssuedCodes>, AppError> {
     let call = crate::state::ServerCall::begin().await?;
     let session = crate::state::session()?;
-    let issued = session.remove::<IssuedCodes>(NEW_CODES_FLASH).await.map_err(|_| AppError::Internal)?;
+    // Only touch the session when there is something to take: a removal marks the session
+    // modified, and every page view saving it could race with a form post writing it.
+    let issued = session.get::<IssuedCodes>(NEW_CODES_FLASH).await.map_err(|_| AppError::Internal)?;
+    if issued.is_some() {
+        session.remove_value(NEW_CODES_FLASH).await.map_err(|_| AppError::Internal)?;
+    }
     call.finish(Ok(issued))
 }

@@ -224,7 +224,12 @@ pub async fn create_key(
 pub async fn take_new_key() -> Result<Option<IssuedKey>, AppError> {
     let call = crate::state::ServerCall::begin().await?;
     let session = crate::state::session()?;
-    let issued = session.remove::<IssuedKey>(NEW_KEY_FLASH).await.map_err(|_| AppError::Internal)?;
+    // Only touch the session when there is something to take: a removal marks the session
+    // modified, and every page view saving it could race with a form post writing it.
+    let issued = session.get::<IssuedKey>(NEW_KEY_FLASH).await.map_err(|_| AppError::Internal)?;
+    if issued.is_some() {
+        session.remove_value(NEW_KEY_FLASH).await.map_err(|_| AppError::Internal)?;
+    }
     call.finish(Ok(issued))
 }
 
