@@ -172,21 +172,15 @@ pub async fn create_redemption_codes(amount: String, count: String) -> Result<Is
     };
     let result = result.await;
     if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
-        crate::state::session()?.insert(NEW_CODES_FLASH, issued).await.map_err(|_| AppError::Internal)?;
+        crate::state::put_flash(NEW_CODES_FLASH, issued).await?;
     }
     call.finish(result)
 }
 
-/// Codes just created by a plain form post, once: reading them removes them.
+/// Codes just created by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_new_codes")]
 pub async fn take_new_codes() -> Result<Option<IssuedCodes>, AppError> {
     let call = crate::state::ServerCall::begin().await?;
-    let session = crate::state::session()?;
-    // Only touch the session when there is something to take: a removal marks the session
-    // modified, and every page view saving it could race with a form post writing it.
-    let issued = session.get::<IssuedCodes>(NEW_CODES_FLASH).await.map_err(|_| AppError::Internal)?;
-    if issued.is_some() {
-        session.remove_value(NEW_CODES_FLASH).await.map_err(|_| AppError::Internal)?;
-    }
-    call.finish(Ok(issued))
+    let issued = crate::state::take_flash::<IssuedCodes>(NEW_CODES_FLASH).await;
+    call.finish(issued)
 }

@@ -214,23 +214,17 @@ pub async fn create_key(
         Err(err) => Err(err),
     };
     if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
-        crate::state::session()?.insert(NEW_KEY_FLASH, issued).await.map_err(|_| AppError::Internal)?;
+        crate::state::put_flash(NEW_KEY_FLASH, issued).await?;
     }
     call.finish(result)
 }
 
-/// The key just created by a plain form post, once: reading it removes it.
+/// The key just created by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_new_key")]
 pub async fn take_new_key() -> Result<Option<IssuedKey>, AppError> {
     let call = crate::state::ServerCall::begin().await?;
-    let session = crate::state::session()?;
-    // Only touch the session when there is something to take: a removal marks the session
-    // modified, and every page view saving it could race with a form post writing it.
-    let issued = session.get::<IssuedKey>(NEW_KEY_FLASH).await.map_err(|_| AppError::Internal)?;
-    if issued.is_some() {
-        session.remove_value(NEW_KEY_FLASH).await.map_err(|_| AppError::Internal)?;
-    }
-    call.finish(Ok(issued))
+    let issued = crate::state::take_flash::<IssuedKey>(NEW_KEY_FLASH).await;
+    call.finish(issued)
 }
 
 /// Disables or re-enables a key (`enabled` / `disabled`).
