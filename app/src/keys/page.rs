@@ -1,5 +1,6 @@
 use super::{list_keys, take_new_key, CreateKey, IssuedKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus};
 use crate::auth::Viewer;
+use crate::error::AppError;
 use crate::layout::{ErrorNotice, FormResult};
 use crate::money::format_credits;
 use crate::timefmt::format_utc;
@@ -19,6 +20,34 @@ fn summary(items: &[String], empty: &'static str) -> String {
         0 => empty.to_owned(),
         1..=2 => items.join(", "),
         n => format!("{}, {} and {} more", items[0], items[1], n - 2),
+    }
+}
+
+/// A validation error of the key form as a sentence that names the field (and the line
+/// or the model for list entries: `ip_allowlist[1]` is "IP allowlist, line 2").
+pub fn field_sentence(error: &AppError) -> String {
+    let AppError::InvalidValue { param, message } = error else {
+        return error.to_string();
+    };
+    let (field, index) = match param.split_once('[') {
+        Some((field, rest)) => (field, rest.trim_end_matches(']').parse::<usize>().ok()),
+        None => (param.as_str(), None),
+    };
+    let label = match field {
+        "name" => "Name",
+        "expires_at" => "Expiry",
+        "ip_allowlist" => "IP allowlist",
+        "model_whitelist" => "Models",
+        "rpm" => "Requests per minute",
+        "tpm" => "Tokens per minute",
+        "max_concurrency" => "Concurrent requests",
+        "spend_cap" => "Spend cap",
+        _ => return message.clone(),
+    };
+    match (field, index) {
+        ("ip_allowlist", Some(index)) => format!("{label}, line {}: {message}", index + 1),
+        (_, Some(index)) => format!("{label}, entry {}: {message}", index + 1),
+        _ => format!("{label}: {message}"),
     }
 }
 
@@ -156,7 +185,8 @@ fn KeyTable(list: KeyList, set_status: ServerAction<SetKeyStatus>, revoke: Serve
                                 <td>{summary(&key.policy.model_whitelist, "all models")}</td>
                                 <td>{key.last_used_at.map(format_utc).unwrap_or_else(|| "never".into())}</td>
                                 <td class="num">{spent}</td>
-                                <td class="actions">
+                                <td>
+                                    <div class="actions">
                                     {(!revoked)
                                         .then(|| {
                                             view! {
@@ -175,6 +205,7 @@ fn KeyTable(list: KeyList, set_status: ServerAction<SetKeyStatus>, revoke: Serve
                                                 </ActionForm>
                                             }
                                         })}
+                                    </div>
                                 </td>
                             </tr>
                         }
@@ -193,7 +224,14 @@ fn CreateKeyForm(account_id: String, models: Vec<String>, create: ServerAction<C
         <section class="card">
             <h2>"New key"</h2>
             {move || match result.get() {
-                Some(Err(error)) => view! { <ErrorNotice error /> }.into_any(),
+                Some(Err(error)) => {
+                    view! {
+                        <p class="notice error" role="alert">
+                            {field_sentence(&error)}
+                        </p>
+                    }
+                        .into_any()
+                }
                 _ => ().into_any(),
             }}
             <ActionForm action=create attr:class="key-form" attr:data-testid="create-key-form">
@@ -236,7 +274,8 @@ fn CreateKeyForm(account_id: String, models: Vec<String>, create: ServerAction<C
 
 #[cfg(test)]
 mod tests {
-    use super::{badge, summary};
+    use super::{badge, field_sentence, summary};
+    use crate::error::AppError;
     use crate::keys::{KeyPolicy, KeyStatus, KeyView};
 
     #[test]
@@ -261,5 +300,9 @@ mod tests {
         assert_eq!(summary(&items, "any"), "a, b and 2 more");
         assert_eq!(summary(&items[..1], "any"), "a");
         assert_eq!(summary(&[], "any"), "any");
+        let error = AppError::invalid("ip_allowlist[1]", "`x` is not an IP address.");
+        assert_eq!(field_sentence(&error), "IP allowlist, line 2: `x` is not an IP address.");
+        let error = AppError::invalid("rpm", "`rpm` must be at least 1.");
+        assert_eq!(field_sentence(&error), "Requests per minute: `rpm` must be at least 1.");
     }
 }
