@@ -186,6 +186,7 @@ pub fn BalancePage() -> impl IntoView {
 #[component]
 fn NewCodes(issued: IssuedCodes) -> impl IntoView {
     let all = issued.codes.join("\n");
+    let download = format!("data:text/plain;charset=utf-8,{}", all.replace('\n', "%0A"));
     view! {
         <div class="secret" data-testid="new-codes">
             <p class="notice warn">
@@ -195,6 +196,9 @@ fn NewCodes(issued: IssuedCodes) -> impl IntoView {
             <textarea readonly rows=issued.codes.len().clamp(1, 10) data-testid="new-codes-list">
                 {all}
             </textarea>
+            <a href=download download="redemption-codes.txt" data-testid="download-codes">
+                "Download as a text file"
+            </a>
         </div>
     }
 }

@@ -169,11 +169,15 @@ pub fn UsagePage() -> impl IntoView {
         .into_any();
     };
     let searched = param("id");
-    let filters = move || (param("key"), param("model"), param("status"), param("error_code"), param("cursor"));
+    let filters = move || ["key", "model", "status", "error_code", "from", "to"].map(|name| (name, param(name)));
     let list_account = account_id.clone();
-    let rows = Resource::new(filters, move |(key, model, status, error_code, cursor)| {
-        list_usage(list_account.clone(), Some(key), Some(model), Some(status), Some(error_code), Some(cursor))
-    });
+    let rows = Resource::new(
+        move || (filters(), param("cursor")),
+        move |(filters, cursor)| {
+            let [key, model, status, error_code, from, to] = filters.map(|(_, value)| Some(value));
+            list_usage(list_account.clone(), key, model, status, error_code, from, to, Some(cursor))
+        },
+    );
     let keys = Resource::new(|| (), move |_| list_keys(account_id.clone()));
     view! {
         <Title text="Usage" />
@@ -216,6 +220,8 @@ pub fn UsagePage() -> impl IntoView {
                 "Status" <input type="text" name="status" value=param("status") placeholder="4xx or 429" size="8" />
             </label>
             <label>"Error code" <input type="text" name="error_code" value=param("error_code") size="18" /></label>
+            <label>"From (UTC)" <input type="datetime-local" name="from" value=param("from") /></label>
+            <label>"To (UTC)" <input type="datetime-local" name="to" value=param("to") /></label>
             <button type="submit">"Filter"</button>
             <a href="/usage">"Clear"</a>
         </form>
@@ -229,8 +235,7 @@ pub fn UsagePage() -> impl IntoView {
                         let older = page
                             .next_cursor
                             .map(|cursor| {
-                                let (key, model, status, error_code, _) = filters();
-                                let query = [("key", key), ("model", model), ("status", status), ("error_code", error_code)]
+                                let query = filters()
                                     .into_iter()
                                     .filter(|(_, value)| !value.is_empty())
                                     .map(|(name, value)| format!("{name}={}", encode(&value)))
