@@ -110,6 +110,16 @@ async fn console_page_functions_check_role_and_tenant(backend: Backend) {
     let (status, body) =
         call(&app, &owner, "list_usage", &[("account_id", &own), ("status", ""), ("cursor", "")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = call(&app, &owner, "list_usage", &[("account_id", &own), ("from", "yesterday")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = call(
+        &app,
+        &owner,
+        "list_usage",
+        &[("account_id", &own), ("from", "2020-01-01T00:00"), ("to", "2999-01-01T00:00"), ("status", "4xx")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = call(&app, &owner, "get_usage", &[("request_id", "req_unknown")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
