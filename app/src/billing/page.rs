@@ -16,6 +16,8 @@ pub fn BalancePage() -> impl IntoView {
     let viewer = expect_context::<Viewer>();
     let query = use_query_map();
     let chosen = query.read_untracked().get("account").filter(|id| !id.is_empty());
+    let account_param =
+        chosen.as_deref().map(|id| format!("account={}&", crate::usage::encode(id))).unwrap_or_default();
     let Some(account_id) = chosen.or(viewer.current_account.clone()) else {
         return view! {
             <Title text="Balance" />
@@ -44,15 +46,18 @@ pub fn BalancePage() -> impl IntoView {
         <Title text="Balance" />
         <h1>"Balance"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let account_param = account_param.clone();
+                Suspend::new(async move {
                 match data.await {
                     Ok((balance, ledger)) => {
                         let older = ledger
                             .next_cursor
                             .map(|cursor| {
+                                let href = format!("?{account_param}cursor={}", crate::usage::encode(&cursor));
                                 view! {
                                     <p class="pager">
-                                        <a href=format!("?cursor={cursor}")>"Older entries →"</a>
+                                        <a href=href>"Older entries →"</a>
                                     </p>
                                 }
                             });
@@ -128,7 +133,8 @@ pub fn BalancePage() -> impl IntoView {
                     }
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
-            })}
+            })
+            }}
         </Suspense>
         {(is_owner || is_admin)
             .then(move || {

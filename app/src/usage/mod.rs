@@ -7,6 +7,7 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 
+pub(crate) use page::encode;
 pub use page::{SupportPage, UsageDetailPage, UsagePage as UsageLogPage};
 
 use crate::error::AppError;

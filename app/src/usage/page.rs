@@ -263,7 +263,7 @@ pub fn UsagePage() -> impl IntoView {
 }
 
 /// Percent-encodes a query value.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
