@@ -2,9 +2,12 @@
 
 use crate::accounts::{AccountPage, AccountsPage};
 use crate::auth::SignInPage;
+use crate::billing::BalancePage;
 use crate::dashboard::DashboardPage;
+use crate::keys::KeysPage;
 use crate::layout::ConsoleLayout;
 use crate::tokens::TokensPage;
+use crate::usage::{SupportPage, UsageDetailPage, UsageLogPage};
 use crate::users::UsersPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -47,6 +50,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("/keys") view=KeysPage />
+                    <Route path=path!("/usage") view=UsageLogPage />
+                    <Route path=path!("/usage/:request_id") view=UsageDetailPage />
+                    <Route path=path!("/support") view=SupportPage />
+                    <Route path=path!("/balance") view=BalancePage />
                     <Route path=path!("/admin/users") view=UsersPage />
                     <Route path=path!("/admin/accounts") view=AccountsPage />
                     <Route path=path!("/admin/accounts/:id") view=AccountPage />

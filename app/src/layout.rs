@@ -33,6 +33,13 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
     let role = viewer.user.role;
     let is_staff = role != PlatformRole::User;
     let is_admin = role == PlatformRole::Admin;
+    let has_account = viewer.current_account.is_some();
+    // Balances are for owners (admins and support read them too); members do not see money.
+    let sees_balance = is_staff
+        || viewer.accounts.iter().any(|membership| {
+            Some(&membership.account_id) == viewer.current_account.as_ref()
+                && membership.role == crate::accounts::MembershipRole::Owner
+        });
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Tollgate"</a>
@@ -47,6 +54,16 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
             </button>
             <nav id="main-nav" class="nav" class:open=move || menu_open.get() aria-label="Main">
                 <A href="/">"Dashboard"</A>
+                <Show when=move || has_account>
+                    <A href="/keys">"Keys"</A>
+                    <A href="/usage">"Usage"</A>
+                </Show>
+                <Show when=move || has_account && sees_balance>
+                    <A href="/balance">"Balance"</A>
+                </Show>
+                <Show when=move || is_staff>
+                    <A href="/support">"Support"</A>
+                </Show>
                 <Show when=move || is_staff>
                     <A href="/admin/accounts">"Accounts"</A>
                 </Show>

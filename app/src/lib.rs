@@ -16,6 +16,7 @@ pub mod keys;
 mod layout;
 pub mod models;
 pub mod money;
+pub mod timefmt;
 pub mod tokens;
 pub mod usage;
 pub mod users;

@@ -74,11 +74,61 @@ pub fn session() -> Result<tower_sessions::Session, AppError> {
 
 /// Sets the response status of the current server function from its error.
 pub fn with_status(err: AppError) -> AppError {
-    let is_form_post = use_context::<Parts>().is_some_and(|parts| {
-        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
-    });
-    if let (false, Some(response)) = (is_form_post, use_context::<leptos_axum::ResponseOptions>()) {
+    if let (false, Some(response)) = (is_form_post(), use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
     err
+}
+
+/// Whether the current server function was called by a plain HTML form (no JavaScript):
+/// the browser then follows a redirect back to the page instead of reading the result.
+pub fn is_form_post() -> bool {
+    use_context::<Parts>().is_some_and(|parts| {
+        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    })
+}
+
+/// A value carried in the session from a plain form post (no JavaScript) to the page the
+/// browser is redirected to, shown there once (a one-time secret, new codes).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Flash<T> {
+    value: T,
+    /// The `x-request-id` of the page render that showed it. That render may build the
+    /// page more than once (it asks again and gets it again); any later request removes it.
+    shown_in: Option<String>,
+}
+
+fn this_request_id() -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+pub async fn put_flash<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), AppError> {
+    let flash = Flash { value, shown_in: None };
+    session()?.insert(key, &flash).await.map_err(|_| AppError::Internal)
+}
+
+/// The flash under `key` for this page render, once; later requests no longer see it.
+pub async fn take_flash<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync>(
+    key: &str,
+) -> Result<Option<T>, AppError> {
+    let session = session()?;
+    // Only touch the session when there is a flash: every write marks it modified, and
+    // page views saving it could race with a form post writing it.
+    let Some(mut flash) = session.get::<Flash<T>>(key).await.map_err(|_| AppError::Internal)? else {
+        return Ok(None);
+    };
+    let request_id = this_request_id();
+    match (&flash.shown_in, &request_id) {
+        (None, _) => {
+            flash.shown_in = request_id;
+            session.insert(key, &flash).await.map_err(|_| AppError::Internal)?;
+            Ok(Some(flash.value))
+        }
+        (Some(shown_in), Some(current)) if shown_in == current => Ok(Some(flash.value)),
+        _ => {
+            session.remove_value(key).await.map_err(|_| AppError::Internal)?;
+            Ok(None)
+        }
+    }
 }

@@ -119,3 +119,67 @@ export async function expectHydrated(page: Page): Promise<void> {
     await expect(toggle).toHaveAttribute('aria-expanded', 'true', { timeout: 1_000 });
   }).toPass({ timeout: 30_000, intervals: [250, 500, 1_000] });
 }
+
+/** The base URL the test server listens on (for Node's fetch against the gateway). */
+export function baseUrl(): string {
+  return String(test.info().project.use.baseURL);
+}
+
+/** Calls the gateway's chat completions with a key, as an application would. */
+export async function chat(secret: string): Promise<{ status: number; requestId: string | null; body: any }> {
+  const response = await fetch(`${baseUrl()}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ model: 'echo-1', messages: [{ role: 'user', content: 'hi there' }] }),
+  });
+  return { status: response.status, requestId: response.headers.get('x-request-id'), body: await response.json() };
+}
+
+/** Polls the gateway until the key is refused with `code` (it picks up changes within a second). */
+export async function expectRefused(secret: string, code: string): Promise<void> {
+  await expect(async () => {
+    const { body } = await chat(secret);
+    expect(body?.error?.code).toBe(code);
+  }).toPass({ timeout: 10_000, intervals: [200, 500, 1_000] });
+}
+
+/** Fills the key form on /keys (every policy field when `full`) and submits it; returns the secret. */
+export async function createKey(page: Page, name: string, full: boolean): Promise<string> {
+  await page.goto('/keys');
+  await expect(page.getByRole('heading', { level: 1, name: 'Keys' })).toBeVisible();
+  await settled(page);
+  const form = page.getByTestId('create-key-form');
+  await form.locator('input[name=name]').fill(name);
+  if (full) {
+    await form.locator('input[name=expires_at]').fill('2099-12-31T23:59');
+    await form.locator('textarea[name=ip_allowlist]').fill('127.0.0.1\n10.0.0.0/8\n::1');
+    await form.locator('input[type=checkbox][value="echo-1"]').check();
+    await form.locator('input[name=rpm]').fill('120');
+    await form.locator('input[name=tpm]').fill('100000');
+    await form.locator('input[name=max_concurrency]').fill('4');
+    await form.locator('input[name=spend_cap]').fill('25.5');
+  }
+  await form.getByRole('button', { name: 'Create key' }).click();
+  const secret = page.getByTestId('new-key-secret');
+  await expect(secret).toBeVisible();
+  await expect(page.getByTestId('new-key')).toContainText('You will not see this again');
+  const text = (await secret.textContent())!.trim();
+  expect(text).toMatch(/^tg-/);
+  return text;
+}
+
+/** A name nobody has used before. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** The number shown in a credits element, e.g. `107.50`. */
+export async function credits(page: Page, testId: string): Promise<number> {
+  return Number((await page.getByTestId(testId).textContent())!.trim());
+}
+
+/** Waits until the page's downloads (the WebAssembly among them) are done, so a click
+ *  exercises the hydrated page rather than racing its hydration. */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForLoadState('networkidle');
+}

@@ -4,6 +4,7 @@
 //! The balance only moves together with a ledger entry in the same transaction, so it
 //! always equals the sum of the account's ledger.
 
+mod page;
 pub mod pricing;
 
 #[cfg(feature = "ssr")]
@@ -15,7 +16,11 @@ pub mod reservations;
 #[cfg(feature = "ssr")]
 pub mod service;
 
+pub use page::BalancePage;
+
+use crate::error::AppError;
 use crate::users::text_enum;
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Why the balance moved: `+` grant, redemption, trial, refund; `-` usage; either way adjustment.
@@ -107,4 +112,75 @@ pub struct IssuedCodes {
 #[serde(deny_unknown_fields)]
 pub struct Redemption {
     pub code: String,
+}
+
+/// An amount of credits typed in a form, as micro-units.
+#[cfg(feature = "ssr")]
+fn credits_param(param: &str, text: &str) -> Result<i64, AppError> {
+    crate::money::parse_credits(text)
+        .filter(|amount| *amount > 0)
+        .ok_or_else(|| AppError::invalid(param, "The amount must be a positive number of credits, such as 10 or 2.5."))
+}
+
+/// The session entry that carries codes created by a plain form post to the next page.
+#[cfg(feature = "ssr")]
+const NEW_CODES_FLASH: &str = "tollgate.new_codes";
+
+/// The balance and one page of the ledger (owners; admins and support read any account).
+#[server(prefix = "/rpc", endpoint = "get_balance")]
+pub async fn get_balance(account_id: String, cursor: Option<String>) -> Result<(BalanceView, LedgerPage), AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let balance = service::balance(&call.state, &call.caller, &account_id).await?;
+        let query = LedgerQuery { cursor: cursor.filter(|c| !c.trim().is_empty()), limit: Some(20) };
+        let ledger = service::ledger(&call.state, &call.caller, &account_id, query).await?;
+        Ok((balance, ledger))
+    };
+    call.finish(result.await)
+}
+
+/// Tops an account up with a redemption code (owners).
+#[server(prefix = "/rpc", endpoint = "redeem_code")]
+pub async fn redeem_code(account_id: String, code: String) -> Result<LedgerEntry, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::redeem(&call.state, &call.caller, &account_id, Redemption { code }).await)
+}
+
+/// Grants credit with a note (admins).
+#[server(prefix = "/rpc", endpoint = "grant_credit")]
+pub async fn grant_credit(account_id: String, amount: String, note: String) -> Result<i64, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let amount = credits_param("amount", &amount)?;
+        let entry = service::grant(&call.state, &call.caller, &account_id, NewCredit { amount, note }, None).await?;
+        Ok(entry.amount)
+    };
+    call.finish(result.await)
+}
+
+/// Creates a batch of redemption codes (admins); the codes are shown once.
+#[server(prefix = "/rpc", endpoint = "create_redemption_codes")]
+pub async fn create_redemption_codes(amount: String, count: String) -> Result<IssuedCodes, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let amount = credits_param("amount", &amount)?;
+        let count = count
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| AppError::invalid("count", "The number of codes must be a whole number from 1."))?;
+        service::create_codes(&call.state, &call.caller, NewCodes { amount, count, expires_at: None }).await
+    };
+    let result = result.await;
+    if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
+        crate::state::put_flash(NEW_CODES_FLASH, issued).await?;
+    }
+    call.finish(result)
+}
+
+/// Codes just created by a plain form post, for the page render it redirected to only.
+#[server(prefix = "/rpc", endpoint = "take_new_codes")]
+pub async fn take_new_codes() -> Result<Option<IssuedCodes>, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let issued = crate::state::take_flash::<IssuedCodes>(NEW_CODES_FLASH).await;
+    call.finish(issued)
 }

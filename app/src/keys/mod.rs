@@ -1,11 +1,16 @@
 //! API keys: the credential applications call the gateway with, and its policy.
 
+mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 
+pub use page::KeysPage;
+
+use crate::error::AppError;
 use crate::users::text_enum;
+use leptos::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The first part of every key: `tg-<public id>-<secret>`.
@@ -119,4 +124,140 @@ impl KeyChange {
             max_concurrency: self.max_concurrency.unwrap_or(policy.max_concurrency),
         }
     }
+}
+
+/// What the keys page shows: the keys, the model codes a whitelist may name, and the
+/// server's clock (so "expired" is decided once, the same on server and browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+    pub models: Vec<String>,
+    pub now: i64,
+}
+
+/// The session entry that carries a key created by a plain form post (no JavaScript) to
+/// the page the browser is redirected to, where it is shown once and removed.
+#[cfg(feature = "ssr")]
+const NEW_KEY_FLASH: &str = "tollgate.new_key";
+
+#[server(prefix = "/rpc", endpoint = "list_keys")]
+pub async fn list_keys(account_id: String) -> Result<KeyList, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let keys = service::list(&call.state, &call.caller, &account_id).await?;
+        let models = crate::models::service::list_models(&call.state, &call.caller).await?;
+        Ok(KeyList { keys, models: models.into_iter().map(|m| m.code).collect(), now: crate::clock::now_ms() })
+    };
+    call.finish(result.await)
+}
+
+pub use create_fn::{create_key, CreateKey};
+
+/// Its own module only so the lint allowance reaches the code the `#[server]` macro
+/// generates: a form with every policy field has more than seven fields.
+#[allow(clippy::too_many_arguments)]
+mod create_fn {
+    use super::*;
+
+    /// An optional number from a form field: empty means "none".
+    #[cfg(feature = "ssr")]
+    fn optional_number(param: &str, text: Option<String>, label: &str) -> Result<Option<i64>, AppError> {
+        match text.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+                AppError::invalid(param, format!("{label} must be a whole number, or empty for no limit."))
+            }),
+        }
+    }
+
+    /// Creates a key from the console's form; numbers and dates arrive as text.
+    #[server(prefix = "/rpc", endpoint = "create_key")]
+    pub async fn create_key(
+        account_id: String,
+        name: String,
+        expires_at: Option<String>,
+        ip_allowlist: Option<String>,
+        model_whitelist: Option<Vec<String>>,
+        rpm: Option<String>,
+        tpm: Option<String>,
+        max_concurrency: Option<String>,
+        spend_cap: Option<String>,
+    ) -> Result<IssuedKey, AppError> {
+        let call = crate::state::ServerCall::begin().await?;
+        let input = async {
+            let expires_at = match expires_at.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(crate::timefmt::parse_datetime_local(text).ok_or_else(|| {
+                    AppError::invalid("expires_at", "The expiry must be a date and time, e.g. 2030-01-31T18:00 (UTC).")
+                })?),
+            };
+            let spend_cap = match spend_cap.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(crate::money::parse_credits(text).ok_or_else(|| {
+                    AppError::invalid("spend_cap", "The spend cap must be an amount of credits such as 25 or 2.5.")
+                })?),
+            };
+            let ip_allowlist = ip_allowlist
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Ok::<_, AppError>(NewKey {
+                name,
+                expires_at,
+                ip_allowlist,
+                model_whitelist: model_whitelist.unwrap_or_default(),
+                spend_cap,
+                rpm: optional_number("rpm", rpm, "Requests per minute")?,
+                tpm: optional_number("tpm", tpm, "Tokens per minute")?,
+                max_concurrency: optional_number("max_concurrency", max_concurrency, "Concurrency")?,
+            })
+        };
+        let result = match input.await {
+            Ok(input) => service::create(&call.state, &call.caller, &account_id, input).await,
+            Err(err) => Err(err),
+        };
+        if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
+            crate::state::put_flash(NEW_KEY_FLASH, issued).await?;
+        }
+        call.finish(result)
+    }
+}
+
+/// The key just created by a plain form post, for the page render it redirected to only.
+#[server(prefix = "/rpc", endpoint = "take_new_key")]
+pub async fn take_new_key() -> Result<Option<IssuedKey>, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let issued = crate::state::take_flash::<IssuedKey>(NEW_KEY_FLASH).await;
+    call.finish(issued)
+}
+
+/// Disables or re-enables a key (`enabled` / `disabled`).
+#[server(prefix = "/rpc", endpoint = "set_key_status")]
+pub async fn set_key_status(id: String, status: String) -> Result<KeyView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let status = match KeyStatus::parse(&status) {
+            Some(status @ (KeyStatus::Enabled | KeyStatus::Disabled)) => status,
+            _ => return Err(AppError::invalid("status", "The status must be enabled or disabled.")),
+        };
+        service::change(&call.state, &call.caller, &id, KeyChange { status: Some(status), ..KeyChange::default() })
+            .await
+    };
+    call.finish(result.await)
+}
+
+/// Revokes a key for good; `confirm` must be ticked.
+#[server(prefix = "/rpc", endpoint = "revoke_key")]
+pub async fn revoke_key(id: String, confirm: Option<String>) -> Result<KeyView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    if confirm.as_deref().is_none_or(str::is_empty) {
+        return call.finish(Err(AppError::invalid(
+            "confirm",
+            "Tick the box to confirm: revoking is final and the key can never be used again.",
+        )));
+    }
+    call.finish(service::revoke(&call.state, &call.caller, &id).await)
 }

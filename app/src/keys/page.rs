@@ -1,0 +1,308 @@
+use super::{list_keys, take_new_key, CreateKey, IssuedKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus};
+use crate::auth::Viewer;
+use crate::error::AppError;
+use crate::layout::{ErrorNotice, FormResult};
+use crate::money::format_credits;
+use crate::timefmt::format_utc;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// What a key's badge says: its status, or `expired` for an enabled key past its expiry.
+pub fn badge(key: &KeyView, now: i64) -> &'static str {
+    match key.status {
+        KeyStatus::Enabled if key.policy.expires_at.is_some_and(|at| at <= now) => "expired",
+        status => status.as_str(),
+    }
+}
+
+fn summary(items: &[String], empty: &'static str) -> String {
+    match items.len() {
+        0 => empty.to_owned(),
+        1..=2 => items.join(", "),
+        n => format!("{}, {} and {} more", items[0], items[1], n - 2),
+    }
+}
+
+/// A validation error of the key form as a sentence that names the field (and the line
+/// or the model for list entries: `ip_allowlist[1]` is "IP allowlist, line 2").
+pub fn field_sentence(error: &AppError) -> String {
+    let AppError::InvalidValue { param, message } = error else {
+        return error.to_string();
+    };
+    let (field, index) = match param.split_once('[') {
+        Some((field, rest)) => (field, rest.trim_end_matches(']').parse::<usize>().ok()),
+        None => (param.as_str(), None),
+    };
+    let label = match field {
+        "name" => "Name",
+        "expires_at" => "Expiry",
+        "ip_allowlist" => "IP allowlist",
+        "model_whitelist" => "Models",
+        "rpm" => "Requests per minute",
+        "tpm" => "Tokens per minute",
+        "max_concurrency" => "Concurrent requests",
+        "spend_cap" => "Spend cap",
+        _ => return message.clone(),
+    };
+    match (field, index) {
+        ("ip_allowlist", Some(index)) => format!("{label}, line {}: {message}", index + 1),
+        (_, Some(index)) => format!("{label}, entry {}: {message}", index + 1),
+        _ => format!("{label}: {message}"),
+    }
+}
+
+/// Owners see every key of the current account, members their own.
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let viewer = expect_context::<Viewer>();
+    let Some(account_id) = viewer.current_account.clone() else {
+        return view! {
+            <Title text="Keys" />
+            <h1>"Keys"</h1>
+            <p class="empty">"You are not a member of any account yet, so you have no keys."</p>
+        }
+        .into_any();
+    };
+    let create = ServerAction::<CreateKey>::new();
+    let set_status = ServerAction::<SetKeyStatus>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let list_account = account_id.clone();
+    let keys = Resource::new(
+        move || (create.version().get(), set_status.version().get(), revoke.version().get()),
+        move |_| list_keys(list_account.clone()),
+    );
+    let flashed = Resource::new(|| (), |_| take_new_key());
+    view! {
+        <Title text="Keys" />
+        <h1>"Keys"</h1>
+        {move || match create.value().get() {
+            Some(Ok(issued)) => view! { <NewSecret issued /> }.into_any(),
+            _ => ().into_any(),
+        }}
+        <Suspense>
+            {move || Suspend::new(async move {
+                match flashed.await {
+                    Ok(Some(issued)) => view! { <NewSecret issued /> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+        <FormResult result=set_status.value().into() success="Key updated." />
+        <FormResult result=revoke.value().into() success="Key revoked." />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let account_id = account_id.clone();
+                Suspend::new(async move {
+                    match keys.await {
+                        Ok(list) => {
+                            view! {
+                                <KeyTable list=list.clone() set_status revoke />
+                                <CreateKeyForm account_id models=list.models create />
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn NewSecret(issued: IssuedKey) -> impl IntoView {
+    view! {
+        <section class="card secret" data-testid="new-key">
+            <h2>"Key “" {issued.key.name.clone()} "” created"</h2>
+            <p class="notice warn">
+                <strong>"Copy it now. You will not see this again."</strong>
+                " Tollgate keeps only a hash of the secret."
+            </p>
+            <code id="new-key-secret" data-testid="new-key-secret">{issued.secret.clone()}</code>
+            <button
+                type="button"
+                data-testid="copy-secret"
+                onclick="navigator.clipboard.writeText(document.getElementById('new-key-secret').textContent).then(() => { this.textContent = 'Copied'; })"
+            >
+                "Copy"
+            </button>
+        </section>
+    }
+}
+
+#[component]
+fn KeyTable(list: KeyList, set_status: ServerAction<SetKeyStatus>, revoke: ServerAction<RevokeKey>) -> impl IntoView {
+    if list.keys.is_empty() {
+        return view! { <p class="empty">"No keys yet. Create one below."</p> }.into_any();
+    }
+    let now = list.now;
+    view! {
+        <table class="table" data-testid="keys-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Prefix"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Expires"</th>
+                    <th scope="col">"IP allowlist"</th>
+                    <th scope="col">"Models"</th>
+                    <th scope="col">"Last used"</th>
+                    <th scope="col" class="num">"Spent (credits)"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .keys
+                    .into_iter()
+                    .map(|key| {
+                        let badge = badge(&key, now);
+                        let revoked = key.status == KeyStatus::Revoked;
+                        let (status_id, revoke_id) = (key.id.clone(), key.id.clone());
+                        let (next, label) = if key.status == KeyStatus::Disabled {
+                            ("enabled", "Enable")
+                        } else {
+                            ("disabled", "Disable")
+                        };
+                        let spent = match key.policy.spend_cap {
+                            Some(cap) => format!("{} of {}", format_credits(key.spent), format_credits(cap)),
+                            None => format_credits(key.spent),
+                        };
+                        view! {
+                            <tr data-key-name=key.name.clone()>
+                                <td>{key.name.clone()}</td>
+                                <td>
+                                    <code>{key.prefix.clone()}</code>
+                                </td>
+                                <td>
+                                    <span class=format!("badge status-{badge}") data-testid="key-status">
+                                        {badge}
+                                    </span>
+                                </td>
+                                <td>{key.policy.expires_at.map(format_utc).unwrap_or_else(|| "never".into())}</td>
+                                <td>{summary(&key.policy.ip_allowlist, "any address")}</td>
+                                <td>{summary(&key.policy.model_whitelist, "all models")}</td>
+                                <td>{key.last_used_at.map(format_utc).unwrap_or_else(|| "never".into())}</td>
+                                <td class="num">{spent}</td>
+                                <td>
+                                    <div class="actions">
+                                    {(!revoked)
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=set_status attr:class="row-form">
+                                                    <input type="hidden" name="id" value=status_id />
+                                                    <input type="hidden" name="status" value=next />
+                                                    <button type="submit">{label}</button>
+                                                </ActionForm>
+                                                <ActionForm action=revoke attr:class="row-form revoke-form">
+                                                    <input type="hidden" name="id" value=revoke_id />
+                                                    <label class="confirm">
+                                                        <input type="checkbox" name="confirm" value="yes" required />
+                                                        "Revoking is final"
+                                                    </label>
+                                                    <button type="submit" class="danger">"Revoke"</button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                    </div>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn CreateKeyForm(account_id: String, models: Vec<String>, create: ServerAction<CreateKey>) -> impl IntoView {
+    let result = Signal::derive(move || create.value().get().map(|result| result.map(|_| ())));
+    view! {
+        <section class="card">
+            <h2>"New key"</h2>
+            {move || match result.get() {
+                Some(Err(error)) => {
+                    view! {
+                        <p class="notice error" role="alert">
+                            {field_sentence(&error)}
+                        </p>
+                    }
+                        .into_any()
+                }
+                _ => ().into_any(),
+            }}
+            <ActionForm action=create attr:class="key-form" attr:data-testid="create-key-form">
+                <input type="hidden" name="account_id" value=account_id />
+                <label>"Name" <input type="text" name="name" maxlength="100" required /></label>
+                <label>
+                    "Expires (UTC, empty: never)" <input type="datetime-local" name="expires_at" />
+                </label>
+                <label>
+                    "IP allowlist (one address or CIDR per line; empty: any)"
+                    <textarea name="ip_allowlist" rows="3" placeholder="203.0.113.7\n10.0.0.0/8"></textarea>
+                </label>
+                <fieldset>
+                    <legend>"Models (none ticked: all models)"</legend>
+                    {models
+                        .into_iter()
+                        .map(|code| {
+                            view! {
+                                <label class="check">
+                                    <input type="checkbox" name="model_whitelist[]" value=code.clone() />
+                                    {code.clone()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
+                <div class="inline-form">
+                    <label>"Requests per minute" <input type="number" name="rpm" min="1" /></label>
+                    <label>"Tokens per minute" <input type="number" name="tpm" min="1" /></label>
+                    <label>"Concurrent requests" <input type="number" name="max_concurrency" min="1" /></label>
+                    <label>
+                        "Spend cap (credits)" <input type="text" name="spend_cap" inputmode="decimal" />
+                    </label>
+                </div>
+                <button type="submit">"Create key"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{badge, field_sentence, summary};
+    use crate::error::AppError;
+    use crate::keys::{KeyPolicy, KeyStatus, KeyView};
+
+    #[test]
+    fn badges_and_summaries() {
+        let mut key = KeyView {
+            id: "k".into(),
+            account_id: "a".into(),
+            user_id: "u".into(),
+            name: "n".into(),
+            prefix: "tg-x".into(),
+            status: KeyStatus::Enabled,
+            policy: KeyPolicy { expires_at: Some(1_000), ..KeyPolicy::default() },
+            spent: 0,
+            last_used_at: None,
+            created_at: 0,
+        };
+        assert_eq!(badge(&key, 999), "enabled");
+        assert_eq!(badge(&key, 1_000), "expired");
+        key.status = KeyStatus::Revoked;
+        assert_eq!(badge(&key, 1_000), "revoked");
+        let items: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(summary(&items, "any"), "a, b and 2 more");
+        assert_eq!(summary(&items[..1], "any"), "a");
+        assert_eq!(summary(&[], "any"), "any");
+        let error = AppError::invalid("ip_allowlist[1]", "`x` is not an IP address.");
+        assert_eq!(field_sentence(&error), "IP allowlist, line 2: `x` is not an IP address.");
+        let error = AppError::invalid("rpm", "`rpm` must be at least 1.");
+        assert_eq!(field_sentence(&error), "Requests per minute: `rpm` must be at least 1.");
+    }
+}

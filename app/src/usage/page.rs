@@ -1,0 +1,349 @@
+use super::{fix_for, get_usage, list_usage, UsageRecord};
+use crate::auth::Viewer;
+use crate::keys::list_keys;
+use crate::layout::ErrorNotice;
+use crate::money::format_credits;
+use crate::timefmt::format_utc;
+use crate::users::PlatformRole;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// A request id with a button that copies it.
+#[component]
+pub fn CopyableId(id: String) -> impl IntoView {
+    view! {
+        <span class="copyable">
+            <code data-testid="request-id">{id.clone()}</code>
+            <button
+                type="button"
+                class="copy"
+                data-copy=id
+                onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
+            >
+                "Copy"
+            </button>
+        </span>
+    }
+}
+
+/// A plain GET form: works without JavaScript.
+#[component]
+fn RequestSearch(action: &'static str, value: String) -> impl IntoView {
+    view! {
+        <form method="get" action=action class="inline-form search" role="search">
+            <label>
+                "Request id" <input type="search" name="id" value=value required placeholder="req_…" size="40" />
+            </label>
+            <button type="submit">"Find request"</button>
+        </form>
+    }
+}
+
+/// Loads one request by id and shows its detail (or why it cannot be shown).
+#[component]
+fn RequestLookup(request_id: String) -> impl IntoView {
+    let record = Resource::new(move || request_id.clone(), get_usage);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match record.await {
+                    Ok(record) => view! { <UsageDetail record /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Everything the console knows about one request.
+#[component]
+pub fn UsageDetail(record: UsageRecord) -> impl IntoView {
+    let fix = fix_for(record.status, record.error_layer.as_deref(), record.error_code.as_deref());
+    let ok = (200..400).contains(&record.status);
+    let dash = || "—".to_owned();
+    view! {
+        <section class="card usage-detail" data-testid="usage-detail">
+            <h2>
+                <span class=if ok { "badge status-enabled" } else { "badge status-revoked" }>{record.status}</span>
+                " " {record.route.clone()} " · " {record.model.clone().unwrap_or_else(dash)}
+            </h2>
+            <p>"Request " <CopyableId id=record.request_id.clone() /></p>
+            <p class=if ok { "notice ok" } else { "notice warn" } data-testid="usage-fix">
+                <strong>"What to do: "</strong>
+                {fix}
+            </p>
+            <dl class="facts">
+                <dt>"Time"</dt>
+                <dd>{format_utc(record.created_at)}</dd>
+                <dt>"Error code"</dt>
+                <dd data-testid="usage-error-code">{record.error_code.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Failing layer"</dt>
+                <dd>{record.error_layer.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Message"</dt>
+                <dd>{record.error_message.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Account"</dt>
+                <dd>{record.account_id.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Key"</dt>
+                <dd>{record.key_id.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Client request id"</dt>
+                <dd>{record.client_request_id.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Tokens"</dt>
+                <dd>
+                    {record.prompt_tokens} " prompt + " {record.completion_tokens} " completion"
+                </dd>
+                <dt>"Cost"</dt>
+                <dd>{format_credits(record.cost)} " credits"</dd>
+                <dt>"Latency"</dt>
+                <dd>
+                    {record.latency_ms} " ms"
+                    {record.upstream_latency_ms.map(|ms| format!(" ({ms} ms upstream)"))}
+                </dd>
+                <dt>"Stream"</dt>
+                <dd>{if record.stream { "yes" } else { "no" }}</dd>
+            </dl>
+            <h3>"Upstream attempts"</h3>
+            {if record.attempts.is_empty() {
+                view! { <p class="empty">"No upstream was tried: the gateway answered by itself."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" data-testid="attempts-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"#"</th>
+                                <th scope="col">"Channel"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col" class="num">"Latency (ms)"</th>
+                                <th scope="col">"Upstream request id"</th>
+                                <th scope="col">"Error"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {record
+                                .attempts
+                                .into_iter()
+                                .enumerate()
+                                .map(|(index, attempt)| {
+                                    view! {
+                                        <tr>
+                                            <td>{index + 1}</td>
+                                            <td>
+                                                <code>{attempt.channel_id}</code>
+                                            </td>
+                                            <td>
+                                                {attempt
+                                                    .status
+                                                    .map(|s| s.to_string())
+                                                    .unwrap_or_else(|| "no answer".into())}
+                                            </td>
+                                            <td class="num">{attempt.latency_ms}</td>
+                                            <td>
+                                                <code>{attempt.upstream_request_id.unwrap_or_default()}</code>
+                                            </td>
+                                            <td>{attempt.error.unwrap_or_default()}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+/// The current account's usage: a request id search, filters and keyset pagination,
+/// all through GET links and forms.
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let Some(account_id) = expect_context::<Viewer>().current_account else {
+        return view! {
+            <Title text="Usage" />
+            <h1>"Usage"</h1>
+            <p class="empty">"You are not a member of any account yet."</p>
+        }
+        .into_any();
+    };
+    let searched = param("id");
+    let filters = move || ["key", "model", "status", "error_code", "from", "to"].map(|name| (name, param(name)));
+    let list_account = account_id.clone();
+    let rows = Resource::new(
+        move || (filters(), param("cursor")),
+        move |(filters, cursor)| {
+            let [key, model, status, error_code, from, to] = filters.map(|(_, value)| Some(value));
+            list_usage(list_account.clone(), key, model, status, error_code, from, to, Some(cursor))
+        },
+    );
+    let keys = Resource::new(|| (), move |_| list_keys(account_id.clone()));
+    view! {
+        <Title text="Usage" />
+        <h1>"Usage"</h1>
+        <RequestSearch action="/usage" value=searched.clone() />
+        {(!searched.trim().is_empty()).then(|| view! { <RequestLookup request_id=searched.trim().to_owned() /> })}
+        <form method="get" action="/usage" class="inline-form filters" data-testid="usage-filters">
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let selected = param("key");
+                    let options = keys
+                        .await
+                        .map(|list| {
+                            list.keys
+                                .into_iter()
+                                .map(|key| {
+                                    let is_selected = key.id == selected;
+                                    view! {
+                                        <option value=key.id selected=is_selected>
+                                            {key.name}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()
+                        })
+                        .ok();
+                    view! {
+                        <label>
+                            "Key"
+                            <select name="key">
+                                <option value="">"Any key"</option>
+                                {options}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Suspense>
+            <label>"Model" <input type="text" name="model" value=param("model") size="12" /></label>
+            <label>
+                "Status" <input type="text" name="status" value=param("status") placeholder="4xx or 429" size="8" />
+            </label>
+            <label>"Error code" <input type="text" name="error_code" value=param("error_code") size="18" /></label>
+            <label>"From (UTC)" <input type="datetime-local" name="from" value=param("from") /></label>
+            <label>"To (UTC)" <input type="datetime-local" name="to" value=param("to") /></label>
+            <button type="submit">"Filter"</button>
+            <a href="/usage">"Clear"</a>
+        </form>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Ok(page) if page.rows.is_empty() => {
+                        view! { <p class="empty">"No requests match."</p> }.into_any()
+                    }
+                    Ok(page) => {
+                        let older = page
+                            .next_cursor
+                            .map(|cursor| {
+                                let query = filters()
+                                    .into_iter()
+                                    .filter(|(_, value)| !value.is_empty())
+                                    .map(|(name, value)| format!("{name}={}", encode(&value)))
+                                    .chain([format!("cursor={}", encode(&cursor))])
+                                    .collect::<Vec<_>>()
+                                    .join("&");
+                                view! {
+                                    <p class="pager">
+                                        <a href=format!("/usage?{query}") data-testid="older">"Older →"</a>
+                                    </p>
+                                }
+                            });
+                        view! {
+                            <UsageTable rows=page.rows />
+                            {older}
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+fn UsageTable(rows: Vec<UsageRecord>) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="usage-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Time"</th>
+                    <th scope="col">"Request id"</th>
+                    <th scope="col">"Model"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Error code"</th>
+                    <th scope="col" class="num">"Tokens"</th>
+                    <th scope="col" class="num">"Cost (credits)"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| {
+                        view! {
+                            <tr>
+                                <td>{format_utc(row.created_at)}</td>
+                                <td>
+                                    <a href=format!("/usage/{}", row.request_id)>
+                                        <code>{row.request_id.clone()}</code>
+                                    </a>
+                                </td>
+                                <td>{row.model.unwrap_or_default()}</td>
+                                <td>{row.status}</td>
+                                <td>{row.error_code.unwrap_or_default()}</td>
+                                <td class="num">{row.prompt_tokens + row.completion_tokens}</td>
+                                <td class="num">{format_credits(row.cost)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// `/usage/:request_id`: one request of the viewer's accounts.
+#[component]
+pub fn UsageDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let request_id = params.read_untracked().get("request_id").unwrap_or_default();
+    view! {
+        <Title text="Request" />
+        <h1>"Request"</h1>
+        <p>
+            <a href="/usage">"← All requests"</a>
+        </p>
+        <RequestLookup request_id />
+    }
+}
+
+/// Admin and support: any request id, across tenants (every lookup is audited).
+#[component]
+pub fn SupportPage() -> impl IntoView {
+    let role = expect_context::<Viewer>().user.role;
+    if role == PlatformRole::User {
+        return view! { <ErrorNotice error=crate::error::AppError::Forbidden /> }.into_any();
+    }
+    let query = use_query_map();
+    let searched = query.read_untracked().get("id").unwrap_or_default();
+    view! {
+        <Title text="Support lookup" />
+        <h1>"Support lookup"</h1>
+        <p class="muted">"Paste a request id from any tenant. Every lookup is recorded in the audit log."</p>
+        <RequestSearch action="/support" value=searched.clone() />
+        {(!searched.trim().is_empty()).then(|| view! { <RequestLookup request_id=searched.trim().to_owned() /> })}
+    }
+    .into_any()
+}
