@@ -24,12 +24,11 @@ fn presented_key(headers: &HeaderMap, dialect: Dialect) -> Result<&str, GatewayE
     Err(missing())
 }
 
-/// Finds and checks the key, in the contract's order.
+/// The key the request presents, if its secret is right (rows 3 and 4 of the contract).
 pub fn authenticate(
     snapshot: &Snapshot,
     headers: &HeaderMap,
     dialect: Dialect,
-    now_ms: i64,
 ) -> Result<Arc<GatewayKey>, GatewayError> {
     let token = presented_key(headers, dialect)?;
     let (public_id, secret) = app::secrets::parse(KEY_KIND, token).ok_or(GatewayError::InvalidApiKey)?;
@@ -37,6 +36,11 @@ pub fn authenticate(
     if !app::secrets::matches(secret, &key.secret_hash) {
         return Err(GatewayError::InvalidApiKey);
     }
+    Ok(key.clone())
+}
+
+/// Whether an authentic key may be used now (rows 5 to 8).
+pub fn check_usable(key: &GatewayKey, now_ms: i64) -> Result<(), GatewayError> {
     let prefix = || key.prefix.clone();
     match key.status {
         KeyStatus::Disabled => return Err(GatewayError::ApiKeyDisabled { prefix: prefix() }),
@@ -49,7 +53,7 @@ pub fn authenticate(
     if key.policy.expires_at.is_some_and(|expires_at| expires_at <= now_ms) {
         return Err(GatewayError::ApiKeyExpired { prefix: prefix() });
     }
-    Ok(key.clone())
+    Ok(())
 }
 
 /// The permission layer's address check: an empty allowlist allows every address.

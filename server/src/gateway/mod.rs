@@ -143,8 +143,10 @@ fn admit_key(
     headers: &HeaderMap,
     ip: IpAddr,
 ) -> Result<Arc<GatewayKey>, GatewayError> {
-    let key = identity::authenticate(&gateway.catalog.current(), headers, flight.dialect(), now_ms())?;
+    let key = identity::authenticate(&gateway.catalog.current(), headers, flight.dialect())?;
+    // Known from here on, so the owner finds even a refused request in their usage logs.
     flight.identify(&key);
+    identity::check_usable(&key, now_ms())?;
     identity::check_ip(&key, ip)?;
     Ok(key)
 }

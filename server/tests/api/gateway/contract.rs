@@ -60,7 +60,12 @@ async fn rows_5_6_disabled_and_revoked_keys(backend: Backend) {
     let url = w.app.url(&format!("/api/v1/keys/{id}"));
     assert_eq!(w.admin.patch(&url).json(&json!({"status": "disabled"})).send().await.unwrap().status(), StatusCode::OK);
     w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::UNAUTHORIZED }).await;
-    let error = gateway_error(w.chat(&key, hello("echo-1")).await, 401, "api_key_disabled", "identity").await;
+    let refused = w.chat(&key, hello("echo-1")).await;
+    let refused_id = request_id(&refused);
+    let error = gateway_error(refused, 401, "api_key_disabled", "identity").await;
+    let row = w.usage_row(&refused_id).await;
+    assert_eq!(row["key_id"], id.as_str(), "the refused request is logged under its key");
+    assert_eq!(row["account_id"], w.account.as_str());
     assert!(error["message"].as_str().unwrap().contains(key.rsplit_once('-').unwrap().0), "names the public prefix");
     assert!(!error["message"].as_str().unwrap().contains(key.rsplit_once('-').unwrap().1), "never the secret");
 
