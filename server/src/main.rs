@@ -74,6 +74,7 @@ async fn main() -> ExitCode {
 type Outcome = Result<(), Box<dyn std::error::Error>>;
 
 async fn serve(config: Config) -> Outcome {
+    let shutdown = shutdown_signal()?;
     let application = Application::build(config).await?;
     let address = application.local_addr();
     announce(&format!("Tollgate console: http://{address}/"));
@@ -87,7 +88,7 @@ async fn serve(config: Config) -> Outcome {
         AdminCredentials::AlreadyPresent => {}
     }
     tracing::info!(%address, "listening");
-    application.run_until(shutdown_signal()).await?;
+    application.run_until(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -118,24 +119,27 @@ async fn create_user(config: Config, email: String, role: PlatformRole) -> Outco
 }
 
 /// Completes on SIGTERM or Ctrl-C: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+///
+/// The handlers are installed when this is called, not when the future is first polled:
+/// a SIGTERM arriving just after the start-up banner must already mean "shut down".
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
