@@ -6,6 +6,7 @@ use crate::billing::BalancePage;
 use crate::dashboard::DashboardPage;
 use crate::keys::KeysPage;
 use crate::layout::ConsoleLayout;
+use crate::models::ModelsPage;
 use crate::tokens::TokensPage;
 use crate::usage::{SupportPage, UsageDetailPage, UsageLogPage};
 use crate::users::UsersPage;
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("/keys") view=KeysPage />
+                    <Route path=path!("/models") view=ModelsPage />
                     <Route path=path!("/usage") view=UsageLogPage />
                     <Route path=path!("/usage/:request_id") view=UsageDetailPage />
                     <Route path=path!("/support") view=SupportPage />

@@ -54,6 +54,7 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
             </button>
             <nav id="main-nav" class="nav" class:open=move || menu_open.get() aria-label="Main">
                 <A href="/">"Dashboard"</A>
+                <A href="/models">"Models"</A>
                 <Show when=move || has_account>
                     <A href="/keys">"Keys"</A>
                     <A href="/usage">"Usage"</A>

@@ -2,12 +2,17 @@
 
 #[cfg(feature = "ssr")]
 pub mod credential;
+mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 
+pub use page::ModelsPage;
+
+use crate::error::AppError;
 use crate::users::text_enum;
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -169,3 +174,36 @@ macro_rules! redacted_debug {
 
 redacted_debug!(NewChannel, name, protocol, base_url, models, priority, weight, enabled, timeout_ms);
 redacted_debug!(ChannelChange, name, base_url, models, priority, weight, enabled, timeout_ms);
+
+/// The catalog, for everyone signed in.
+#[server(prefix = "/rpc", endpoint = "list_catalog")]
+pub async fn list_catalog() -> Result<Vec<ModelView>, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    call.finish(service::list_models(&call.state, &call.caller).await)
+}
+
+/// An admin's change to one model: its status and its prices, typed in credits per
+/// million tokens.
+#[server(prefix = "/rpc", endpoint = "update_model")]
+pub async fn update_model(
+    code: String,
+    status: ModelStatus,
+    input_price: String,
+    output_price: String,
+) -> Result<ModelView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let price = |param: &str, text: &str| {
+        crate::money::parse_credits(text)
+            .ok_or_else(|| AppError::invalid(param, format!("`{text}` is not an amount of credits, like 2.5.")))
+    };
+    let result = async {
+        let change = ModelChange {
+            status: Some(status),
+            input_price: Some(price("input_price", &input_price)?),
+            output_price: Some(price("output_price", &output_price)?),
+            ..ModelChange::default()
+        };
+        service::change_model(&call.state, &call.caller, &code, change).await
+    };
+    call.finish(result.await)
+}
