@@ -11,17 +11,10 @@ use axum::http::{header, request::Parts};
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallerVia {
-    Session,
-    ManagementToken,
-}
-
-/// An authenticated, active user and how they authenticated.
+/// An authenticated, active user.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: UserView,
-    pub via: CallerVia,
     pub ip: Option<String>,
 }
 
@@ -40,18 +33,16 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ip = peer_ip(parts);
-        let (user_id, via) = if let Some(token) = bearer_token(parts) {
-            let user_id = tokens::service::authenticate(state, token).await?;
-            (user_id, CallerVia::ManagementToken)
+        let user_id = if let Some(token) = bearer_token(parts) {
+            tokens::service::authenticate(state, token).await?
         } else {
             let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
-            let user_id = session::signed_in_user(&session).await?.ok_or(AppError::Unauthenticated)?;
-            (user_id, CallerVia::Session)
+            session::signed_in_user(&session).await?.ok_or(AppError::Unauthenticated)?
         };
         let user = users_store::by_id(&state.db, &user_id).await?.ok_or(AppError::Unauthenticated)?.view;
         if user.status != Status::Active {
             return Err(AppError::UserSuspended);
         }
-        Ok(Caller { user, via, ip })
+        Ok(Caller { user, ip })
     }
 }

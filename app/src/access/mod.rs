@@ -7,7 +7,7 @@
 
 mod caller;
 
-pub use caller::{peer_ip, Caller, CallerVia};
+pub use caller::{peer_ip, Caller};
 
 use crate::accounts::{store as accounts_store, MembershipRole};
 use crate::db::Db;

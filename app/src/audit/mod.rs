@@ -43,7 +43,7 @@ impl Entry {
 }
 
 pub async fn record(state: &AppState, actor: &Actor, entry: Entry) -> Result<(), AppError> {
-    record_in(state.db.pool(), actor, entry).await
+    Ok(record_in(state.db.pool(), actor, entry).await?)
 }
 
 /// Records inside the caller's transaction, so a change and its audit row commit together.
@@ -51,7 +51,7 @@ pub async fn record_in<'c>(
     executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
     actor: &Actor,
     entry: Entry,
-) -> Result<(), AppError> {
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, account_id, before, after, ip, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

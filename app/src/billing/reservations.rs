@@ -10,6 +10,8 @@
 
 use super::ledger::{self, Posting};
 use super::LedgerKind;
+use crate::access::Actor;
+use crate::audit;
 use crate::clock::now_ms;
 use crate::db::Db;
 
@@ -101,18 +103,28 @@ pub async fn settle(db: &Db, request_id: &str, actual_cost: i64) -> Result<Optio
     // The ledger's one-usage-entry-per-request index refuses a second charge for a request
     // id that was reserved again after being settled; then only the reservation is freed.
     let charged = if cost > 0 && ledger::insert(&mut tx, &usage).await?.is_some() { cost } else { 0 };
-    sqlx::query("UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3")
-        .bind(reserved)
-        .bind(charged)
-        .bind(&key_id)
-        .execute(&mut *tx)
-        .await?;
+    let owner: String = sqlx::query_scalar(
+        "UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 RETURNING user_id",
+    )
+    .bind(reserved)
+    .bind(charged)
+    .bind(&key_id)
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query("UPDATE accounts SET reserved = reserved - $1, balance = balance - $2 WHERE id = $3")
         .bind(reserved)
         .bind(charged)
         .bind(&account_id)
         .execute(&mut *tx)
         .await?;
+    if charged > 0 {
+        // Every change to money is audited; a usage charge is made by the key's owner.
+        let actor = Actor { user_id: owner, ip: None };
+        let entry = audit::Entry::new("billing.usage", "request", request_id)
+            .account(&account_id)
+            .after(&serde_json::json!({ "amount": -charged, "key_id": key_id }));
+        audit::record_in(&mut *tx, &actor, entry).await?;
+    }
     tx.commit().await?;
     Ok(Some(charged))
 }

@@ -32,6 +32,11 @@ fn json_list(text: &str) -> Result<Vec<String>, AppError> {
     serde_json::from_str(text).map_err(|_| AppError::Internal)
 }
 
+/// A list as stored: JSON text (a list of strings always serialises).
+fn json_text(list: &[String]) -> String {
+    serde_json::Value::from(list).to_string()
+}
+
 fn from_row(row: KeyRow) -> Result<KeyView, AppError> {
     Ok(KeyView {
         prefix: format!("{KEY_KIND}-{}", row.public_id),
@@ -70,8 +75,8 @@ pub async fn insert(db: &Db, key: &KeyView, public_id: &str, secret_hash: &str) 
     .bind(secret_hash)
     .bind(key.status.as_str())
     .bind(policy.expires_at)
-    .bind(serde_json::to_string(&policy.ip_allowlist).map_err(|_| AppError::Internal)?)
-    .bind(serde_json::to_string(&policy.model_whitelist).map_err(|_| AppError::Internal)?)
+    .bind(json_text(&policy.ip_allowlist))
+    .bind(json_text(&policy.model_whitelist))
     .bind(policy.spend_cap)
     .bind(policy.rpm)
     .bind(policy.tpm)
@@ -113,8 +118,8 @@ pub async fn update(db: &Db, key: &KeyView) -> Result<(), AppError> {
     .bind(&key.name)
     .bind(key.status.as_str())
     .bind(policy.expires_at)
-    .bind(serde_json::to_string(&policy.ip_allowlist).map_err(|_| AppError::Internal)?)
-    .bind(serde_json::to_string(&policy.model_whitelist).map_err(|_| AppError::Internal)?)
+    .bind(json_text(&policy.ip_allowlist))
+    .bind(json_text(&policy.model_whitelist))
     .bind(policy.spend_cap)
     .bind(policy.rpm)
     .bind(policy.tpm)

@@ -87,16 +87,6 @@ pub async fn update(db: &Db, id: &str, role: PlatformRole, status: Status) -> Re
     expect_one_row(result, "user")
 }
 
-pub async fn set_password_hash(db: &Db, id: &str, password_hash: &str) -> Result<(), AppError> {
-    let result = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    expect_one_row(result, "user")
-}
-
 pub async fn active_admin_exists(db: &Db) -> Result<bool, AppError> {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'")
         .fetch_one(db.pool())

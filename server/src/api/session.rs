@@ -1,5 +1,5 @@
 use crate::http::json::Json;
-use app::access::{Caller, CallerVia};
+use app::access::Caller;
 use app::auth::{service, session, Credentials, Viewer};
 use app::error::AppError;
 use app::state::AppState;
@@ -15,7 +15,7 @@ pub async fn sign_in(
     Json(credentials): Json<Credentials>,
 ) -> Result<axum::Json<Viewer>, AppError> {
     let user = service::sign_in(&state, &session, &credentials, Some(peer.ip().to_string())).await?;
-    let caller = Caller { user, via: CallerVia::Session, ip: Some(peer.ip().to_string()) };
+    let caller = Caller { user, ip: Some(peer.ip().to_string()) };
     Ok(axum::Json(service::viewer(&state, &caller, Some(&session)).await?))
 }
 

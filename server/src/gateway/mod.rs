@@ -242,30 +242,29 @@ async fn complete(
     };
     let Admitted { request, model, slot, served } = admitted;
     flight.served_by(&served.channel_id, served.upstream_latency_ms);
-    let prompt_counted = counted_prompt_tokens(&request);
     match served.answer {
         Answer::Whole { body, usage } => {
-            let usage = usage.unwrap_or(protocol::Usage { prompt_tokens: prompt_counted, completion_tokens: 0 });
+            let usage = usage.unwrap_or_else(|| protocol::Usage {
+                prompt_tokens: counted_prompt_tokens(&request),
+                completion_tokens: 0,
+            });
             flight.set_usage(usage);
             flight.land(200).await;
             drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
-        Answer::Stream { response, protocol } => stream_response(&flight, request, &model, prompt_counted)
+        Answer::Stream { response, protocol } => stream_response(&flight, request, &model)
             .body(stream::Source::Upstream { response, protocol }, flight, slot)
             .into_sse(),
-        Answer::Local { events } => stream_response(&flight, request, &model, prompt_counted)
-            .body(stream::Source::Local { events }, flight, slot)
-            .into_sse(),
+        Answer::Local { events } => {
+            stream_response(&flight, request, &model).body(stream::Source::Local { events }, flight, slot).into_sse()
+        }
     }
 }
 
-fn stream_response(
-    flight: &Flight,
-    request: ClientRequest,
-    model: &CatalogModel,
-    prompt_counted: u64,
-) -> stream::Relay {
+/// A stream's relay. Its prompt count stands in until the upstream reports one (OpenAI
+/// reports usage only in the last chunk), so a client hanging up early is still charged.
+fn stream_response(flight: &Flight, request: ClientRequest, model: &CatalogModel) -> stream::Relay {
     let client_wants_usage = request
         .body
         .get("stream_options")
@@ -279,7 +278,7 @@ fn stream_response(
             Dialect::Anthropic => format!("msg_{}", flight.request_id()),
         },
         model: model.view.code.clone(),
-        prompt_counted,
+        prompt_counted: counted_prompt_tokens(&request),
         client_wants_usage,
     }
 }

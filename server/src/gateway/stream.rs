@@ -57,11 +57,9 @@ fn events_of(protocol: Protocol, event: &sse::Event) -> Vec<StreamEvent> {
     }
 }
 
-/// A usage-only chunk the gateway asked an OpenAI upstream for, which the client did not.
-fn is_usage_only_chunk(event: &sse::Event) -> bool {
-    serde_json::from_str::<serde_json::Value>(&event.data).ok().is_some_and(|chunk| {
-        chunk.get("usage").is_some_and(|u| !u.is_null()) && chunk["choices"].as_array().is_some_and(Vec::is_empty)
-    })
+/// A chunk that only reports usage: the one the gateway asked an OpenAI upstream for.
+fn is_usage_only(events: &[StreamEvent]) -> bool {
+    matches!(events, [StreamEvent::Usage { .. }])
 }
 
 pub struct Relay {
@@ -111,7 +109,7 @@ impl Relay {
                             tally.observe(&events);
                             flight.set_usage(tally.usage());
                             if passthrough {
-                                if self.client_wants_usage || protocol != Protocol::Openai || !is_usage_only_chunk(&event) {
+                                if self.client_wants_usage || protocol != Protocol::Openai || !is_usage_only(&events) {
                                     yield Ok(event.raw);
                                 }
                                 continue;

@@ -292,6 +292,20 @@ impl ServerProcess {
         (admin, account)
     }
 
+    /// A new key on `account`, once the gateway has loaded it.
+    pub async fn key(&self, admin: &Client, account: &str) -> String {
+        let url = format!("{}/api/v1/accounts/{account}/keys", self.base);
+        let created: Value = admin.post(url).json(&json!({"name": "test"})).send().await.unwrap().json().await.unwrap();
+        let key = created["secret"].as_str().expect("a secret").to_owned();
+        let models = format!("{}/v1/models", self.base);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while reqwest::Client::new().get(&models).bearer_auth(&key).send().await.unwrap().status() != StatusCode::OK {
+            assert!(std::time::Instant::now() < deadline, "the gateway never loaded the key");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        key
+    }
+
     /// What the server logged (its standard error) so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

@@ -69,6 +69,21 @@ async fn poor_account(w: &World, name: &str, funds: i64) -> (String, String) {
     (account, key)
 }
 
+/// The audit rows of a request's usage charge: (the start of `after`, the actor).
+async fn audited_charges(w: &World, request_id: &str) -> Vec<(String, String)> {
+    use sqlx::Connection;
+    let sql = "SELECT after, actor_id FROM audit_log WHERE action = 'billing.usage' AND target_id = $1";
+    let url = &w.app.database.url;
+    let rows: Vec<(String, String)> = if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_as(sql).bind(request_id).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(sql).bind(request_id).fetch_all(&mut conn).await.unwrap()
+    };
+    rows.into_iter().map(|(after, actor)| (after.split_inclusive(',').next().unwrap_or("").to_owned(), actor)).collect()
+}
+
 async fn rows_18_19_spend_cap_and_balance(backend: Backend) {
     let w = World::new(backend).await;
     let capped = w.key(json!({"spend_cap": 10})).await;
@@ -96,8 +111,11 @@ async fn charges_exactly_what_was_used_once(backend: Backend) {
     assert_eq!(entries[0]["amount"], -OK_COST);
     assert_eq!(w.balance().await["balance"].as_i64().unwrap(), before - OK_COST);
 
+    assert_eq!(audited_charges(&w, &id).await, vec![(format!("{{\"amount\":{},", -OK_COST), w.admin_id().await)]);
+
     let failed = w.chat(&key, hello("no-such-model")).await;
     let failed_id = request_id(&failed);
+    assert!(audited_charges(&w, &failed_id).await.is_empty(), "nothing charged, nothing audited");
     assert_eq!(failed.status(), StatusCode::NOT_FOUND);
     assert_eq!(w.usage_row(&failed_id).await["cost"], 0, "refused requests cost nothing");
     assert_eq!(w.balance().await["balance"].as_i64().unwrap(), before - OK_COST);
@@ -232,17 +250,7 @@ async fn a_crash_leaves_no_reservation_open_after_restart() {
         admin.post(format!("{base}/api/v1/models")).json(&model).send().await.unwrap().status(),
         StatusCode::CREATED
     );
-    let key: Value = admin
-        .post(format!("{base}/api/v1/accounts/{account}/keys"))
-        .json(&json!({"name": "k"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["secret"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = first.key(&admin, &account).await;
 
     for _ in 0..5 {
         let (url, key) = (format!("{base}/v1/chat/completions"), key.clone());

@@ -57,6 +57,11 @@ impl World {
         }
     }
 
+    pub async fn admin_id(&self) -> String {
+        let me: Value = self.admin.get(self.app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+        me["user"]["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn balance(&self) -> Value {
         let url = self.app.url(&format!("/api/v1/accounts/{}/balance", self.account));
         self.admin.get(url).send().await.unwrap().json().await.unwrap()

@@ -2,7 +2,7 @@
 
 use crate::helpers::{Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,17 +21,7 @@ async fn sigterm_under_load_loses_no_usage_rows() {
     let base = server.base.clone();
 
     let (admin, account) = server.admin().await;
-    let created: Value = admin
-        .post(format!("{base}/api/v1/accounts/{account}/keys"))
-        .json(&json!({"name": "load"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["secret"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = server.key(&admin, &account).await;
 
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let workers: Vec<_> = (0..8)
