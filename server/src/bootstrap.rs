@@ -18,13 +18,14 @@ const DEMO_ACCOUNT: &str = "Demo";
 /// 100 credits: a few hundred thousand echo requests.
 const DEMO_CREDIT: i64 = 100 * app::money::MICROS_PER_CREDIT;
 const CREDENTIAL_KEY_FILE: &str = "credential.key";
+const INSTANCE_ID_FILE: &str = "instance-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error("could not create the first admin: {0}")]
     Admin(AppError),
     #[error("could not read or write {path}: {source}")]
-    PasswordFile { path: PathBuf, source: std::io::Error },
+    DataFile { path: PathBuf, source: std::io::Error },
     #[error("credential key: {0}")]
     CredentialKey(CredentialError),
 }
@@ -72,26 +73,38 @@ pub async fn seed_demo(state: &AppState, config: &Config) -> Result<(), AppError
 pub fn credential_cipher(config: &Config) -> Result<CredentialCipher, BootstrapError> {
     let key = match &config.credential_key {
         Some(key) => key.expose_secret().to_owned(),
-        None => {
-            let path = config.data_dir.join(CREDENTIAL_KEY_FILE);
-            match std::fs::read_to_string(&path) {
-                Ok(existing) => existing,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    let generated = CredentialCipher::generate_key();
-                    write_private_file(&config.data_dir, CREDENTIAL_KEY_FILE, &generated)?;
-                    generated
-                }
-                Err(source) => return Err(BootstrapError::PasswordFile { path, source }),
-            }
-        }
+        None => kept_in_data_dir(&config.data_dir, CREDENTIAL_KEY_FILE, CredentialCipher::generate_key)?,
     };
     CredentialCipher::from_base64(&key).map_err(BootstrapError::CredentialKey)
 }
 
-/// Writes a file only its owner can read (the generated admin password).
+/// This instance's name on its leases of money: configured, or generated once per data
+/// dir, so a restart after a crash recognises (and gives back) its own leases at once.
+pub fn instance_id(config: &Config) -> Result<String, BootstrapError> {
+    match &config.instance_id {
+        Some(id) => Ok(id.clone()),
+        None => kept_in_data_dir(&config.data_dir, INSTANCE_ID_FILE, app::clock::new_id),
+    }
+}
+
+/// A value kept in a private file of the data directory: read, or generated and written once.
+fn kept_in_data_dir(dir: &Path, name: &str, generate: impl FnOnce() -> String) -> Result<String, BootstrapError> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => Ok(existing.trim().to_owned()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let generated = generate();
+            write_private_file(dir, name, &generated)?;
+            Ok(generated)
+        }
+        Err(source) => Err(BootstrapError::DataFile { path, source }),
+    }
+}
+
+/// Writes a file only its owner can read (the generated admin password, keys).
 fn write_private_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, BootstrapError> {
     let path = dir.join(name);
-    let fail = |source| BootstrapError::PasswordFile { path: path.clone(), source };
+    let fail = |source| BootstrapError::DataFile { path: path.clone(), source };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -45,6 +45,9 @@ pub struct Config {
     pub usage_flush_ms: u64,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
     pub trial_credit: i64,
+    /// Names this instance's leases of money; generated into `<data dir>/instance-id`
+    /// when unset. Instances sharing a database need distinct ids.
+    pub instance_id: Option<String>,
     pub log_format: LogFormat,
 }
 
@@ -76,6 +79,7 @@ impl Default for Config {
             max_request_bytes: 4 * 1024 * 1024,
             usage_flush_ms: 200,
             trial_credit: 0,
+            instance_id: None,
             log_format: LogFormat::Text,
         }
     }

@@ -9,7 +9,7 @@ use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
-use app::billing::reservations;
+use app::billing::reservations::Purse;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
 use app::state::AppState;
@@ -27,7 +27,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -50,8 +49,8 @@ pub enum StartupError {
     ZeroAttemptLimit,
     #[error("the trial credit cannot be negative")]
     NegativeTrialCredit,
-    #[error("releasing the reservations left open by the last run failed: {0}")]
-    ReleaseReservations(sqlx::Error),
+    #[error("giving back the leases of money left by the last run failed: {0}")]
+    ReclaimLeases(sqlx::Error),
 }
 
 pub struct Application {
@@ -61,7 +60,8 @@ pub struct Application {
     admin: AdminCredentials,
     usage: UsageWriter,
     usage_task: JoinHandle<()>,
-    background: TaskTracker,
+    purse: Purse,
+    purse_task: JoinHandle<()>,
     refresher: JoinHandle<()>,
 }
 
@@ -73,11 +73,6 @@ impl Application {
         }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
-        // Requests that were in flight when the last run died will never settle.
-        let released = reservations::release_all_open(&db).await.map_err(StartupError::ReleaseReservations)?;
-        if released > 0 {
-            tracing::warn!(released, "released reservations left open by the last run");
-        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -102,13 +97,21 @@ impl Application {
         let catalog = Arc::new(Catalog::load(&state).await.map_err(StartupError::Seed)?);
         let refresher =
             tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
-        let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), Duration::from_millis(config.usage_flush_ms));
+        let flush_every = Duration::from_millis(config.usage_flush_ms);
+        let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), flush_every);
+        // Requests in flight when the last run died will never settle: their money goes back.
+        let instance_id = bootstrap::instance_id(&config)?;
+        let (purse, reclaimed) =
+            Purse::open(state.db.clone(), instance_id).await.map_err(StartupError::ReclaimLeases)?;
+        if reclaimed > 0 {
+            tracing::warn!(reclaimed, "gave back the leases of money left by the last run");
+        }
+        let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
         let settings =
             Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
-        let gateway = Gateway::new(state.clone(), catalog, usage.clone(), settings);
-        let background = gateway.background.clone();
+        let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
-        Ok(Application { listener, router, state, admin, usage, usage_task, background, refresher })
+        Ok(Application { listener, router, state, admin, usage, usage_task, purse, purse_task, refresher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -130,10 +133,11 @@ impl Application {
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-        // Every request has been answered: settle what clients abandoned, then write
-        // every usage row before closing the pool.
-        self.background.close();
-        self.background.wait().await;
+        // Every request has been answered and settled: write every charge, give the
+        // leases back and write every usage row before closing the pool.
+        self.purse_task.abort();
+        let _ = self.purse_task.await;
+        self.purse.close().await;
         self.usage.flush().await;
         drop(self.usage);
         let _ = self.usage_task.await;

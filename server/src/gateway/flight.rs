@@ -9,34 +9,24 @@ use super::error::GatewayError;
 use super::metrics;
 use super::protocol::{Dialect, Usage};
 use super::usage_writer::UsageWriter;
-use app::billing::{pricing, reservations};
-use app::db::Db;
+use app::billing::pricing;
+use app::billing::reservations::Hold;
 use app::usage::{Attempt, UsageRecord};
 use axum::response::Response;
 use std::time::Instant;
-use tokio_util::task::TaskTracker;
 
 /// The money a flight holds: its reservation, settled exactly once when it ends.
 pub struct Charge {
-    pub db: Db,
+    pub hold: Hold,
     pub input_price: i64,
     pub output_price: i64,
-    /// Settlements of abandoned flights run here; shutdown waits for them.
-    pub tasks: TaskTracker,
 }
 
 impl Charge {
     /// Charges `usage` (nothing for zero) and releases the rest of the reservation.
-    async fn settle(self, request_id: &str, usage: Usage) -> i64 {
+    fn settle(self, request_id: &str, usage: Usage) -> i64 {
         let cost = pricing::cost(usage.prompt_tokens, usage.completion_tokens, self.input_price, self.output_price);
-        match reservations::settle(&self.db, request_id, cost).await {
-            Ok(charged) => charged.unwrap_or(0),
-            Err(err) => {
-                // The reservation stays open; the next start releases it.
-                tracing::error!(%request_id, error = %err, "settling a request failed");
-                0
-            }
-        }
+        self.hold.settle(request_id, cost)
     }
 }
 
@@ -135,9 +125,9 @@ impl Flight {
 
     /// Ends the flight with the contract's error and returns the response for it. A
     /// refused request reached no model: its reservation is released, nothing charged.
-    pub async fn reject(mut self, error: &GatewayError) -> Response {
+    pub fn reject(mut self, error: &GatewayError) -> Response {
         if let Some(charge) = self.charge.take() {
-            charge.settle(&self.record.request_id, Usage::default()).await;
+            charge.settle(&self.record.request_id, Usage::default());
         }
         self.record.status = i64::from(error.status());
         self.record.error_code = error.code().map(str::to_owned);
@@ -149,9 +139,9 @@ impl Flight {
     }
 
     /// Ends the flight as answered with `status`, charging what was used.
-    pub async fn land(mut self, status: u16) {
+    pub fn land(mut self, status: u16) {
         if let Some(charge) = self.charge.take() {
-            self.record.cost = charge.settle(&self.record.request_id, self.usage()).await;
+            self.record.cost = charge.settle(&self.record.request_id, self.usage());
         }
         self.record.status = i64::from(status);
         self.finish();
@@ -172,22 +162,11 @@ impl Drop for Flight {
             self.record.error_code = Some(CLIENT_CLOSED.to_owned());
             self.record.error_layer = Some("request".to_owned());
             self.record.error_message = Some("The client closed the connection before the answer was complete.".into());
-            match self.charge.take() {
-                // Charge what was delivered (never zero for tokens produced), then log.
-                Some(charge) => {
-                    let usage = self.usage();
-                    let mut record = std::mem::take(&mut self.record);
-                    record.latency_ms = self.elapsed_ms();
-                    let (writer, tasks) = (self.writer.clone(), charge.tasks.clone());
-                    tasks.spawn(async move {
-                        record.cost = charge.settle(&record.request_id, usage).await;
-                        metrics::request_finished(&record);
-                        writer.record(record);
-                    });
-                    self.open = false;
-                }
-                None => self.finish(),
+            // Charge what was delivered (never zero for tokens produced), then log.
+            if let Some(charge) = self.charge.take() {
+                self.record.cost = charge.settle(&self.record.request_id, self.usage());
             }
+            self.finish();
         }
     }
 }

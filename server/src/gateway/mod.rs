@@ -2,8 +2,9 @@
 //!
 //! `request → identity → permission → quota → rate_limit → routing → upstream → settle → log`:
 //! each layer passes the request on or answers with the contract's error naming itself.
-//! Keys, models and channels are read from memory; the usage row leaves through a batch
-//! writer, so a request touches the database only for its money.
+//! Keys, models and channels are read from memory, money is held in memory against a
+//! lease and charged in batches, and the usage row leaves through a batch writer: a
+//! request touches the database only when the lease runs short (`app::billing::reservations`).
 
 pub mod catalog;
 mod client_ip;
@@ -20,7 +21,8 @@ mod upstream;
 pub mod usage_writer;
 
 use crate::http::request_id::ClientRequestId;
-use app::billing::{pricing, reservations};
+use app::billing::pricing;
+use app::billing::reservations::{Purse, ReserveError};
 use app::clock::now_ms;
 use app::models::ModelStatus;
 use app::state::AppState;
@@ -44,7 +46,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::task::TaskTracker;
 use upstream::{Answer, Served};
 use usage_writer::UsageWriter;
 
@@ -55,8 +56,7 @@ pub struct Inner {
     pub app: AppState,
     pub catalog: Arc<Catalog>,
     pub usage: UsageWriter,
-    /// Work a request leaves behind (settling abandoned flights); shutdown waits for it.
-    pub background: TaskTracker,
+    pub purse: Purse,
     limits: Limits,
     health: Health,
     http: reqwest::Client,
@@ -81,7 +81,7 @@ pub struct Settings {
 }
 
 impl Gateway {
-    pub fn new(app: AppState, catalog: Arc<Catalog>, usage: UsageWriter, settings: Settings) -> Gateway {
+    pub fn new(app: AppState, catalog: Arc<Catalog>, usage: UsageWriter, purse: Purse, settings: Settings) -> Gateway {
         // Install the recorder before the first request, or its metrics would be lost.
         metrics::handle();
         let http = reqwest::Client::builder()
@@ -94,7 +94,7 @@ impl Gateway {
             app,
             catalog,
             usage,
-            background: TaskTracker::new(),
+            purse,
             limits: Limits::default(),
             health: Health::default(),
             http,
@@ -176,22 +176,15 @@ async fn reserve(
 ) -> Result<(), GatewayError> {
     let (input_price, output_price) = (model.view.input_price, model.view.output_price);
     let amount = pricing::worst_case(prompt_estimate, max_tokens, input_price, output_price);
-    let reservation = reservations::Reservation {
-        request_id: flight.request_id().to_owned(),
-        account_id: key.account_id.clone(),
-        key_id: key.id.clone(),
-        amount,
-    };
-    reservations::reserve(&gateway.app.db, &reservation).await.map_err(|err| match err {
-        reservations::ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
-        reservations::ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
-        reservations::ReserveError::Database(cause) => {
+    let hold = gateway.purse.reserve(&key.id, &key.account_id, amount).await.map_err(|err| match err {
+        ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
+        ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
+        ReserveError::Database(cause) => {
             tracing::error!(%cause, "reserving failed");
             GatewayError::Internal
         }
     })?;
-    let tasks = gateway.background.clone();
-    flight.hold(Charge { db: gateway.app.db.clone(), input_price, output_price, tasks });
+    flight.hold(Charge { hold, input_price, output_price });
     Ok(())
 }
 
@@ -238,7 +231,7 @@ async fn complete(
     let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, route, dialect);
     let admitted = match run_pipeline(&gateway, &mut flight, &parts.headers, body, ip).await {
         Ok(admitted) => admitted,
-        Err(error) => return flight.reject(&error).await,
+        Err(error) => return flight.reject(&error),
     };
     let Admitted { request, model, slot, served } = admitted;
     flight.served_by(&served.channel_id, served.upstream_latency_ms);
@@ -249,7 +242,7 @@ async fn complete(
                 completion_tokens: 0,
             });
             flight.set_usage(usage);
-            flight.land(200).await;
+            flight.land(200);
             drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
@@ -319,7 +312,7 @@ async fn models(
     let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, "/v1/models", Dialect::OpenAi);
     let key = match admit_key(&gateway, &mut flight, &parts.headers, ip) {
         Ok(key) => key,
-        Err(error) => return flight.reject(&error).await,
+        Err(error) => return flight.reject(&error),
     };
     let snapshot = gateway.catalog.current();
     let whitelist = &key.policy.model_whitelist;
@@ -329,7 +322,7 @@ async fn models(
         .filter(|model| whitelist.is_empty() || whitelist.contains(&model.view.code))
         .map(|model| json!({"id": model.view.code, "object": "model", "created": 0, "owned_by": "tollgate"}))
         .collect();
-    flight.land(200).await;
+    flight.land(200);
     axum::Json(json!({"object": "list", "data": data})).into_response()
 }
 
@@ -364,5 +357,5 @@ async fn refuse_route(gateway: Gateway, peer: SocketAddr, request: Request, erro
     let path = request.uri().path().to_owned();
     let dialect = if path.starts_with("/v1/messages") { Dialect::Anthropic } else { Dialect::OpenAi };
     let (flight, _) = board(&gateway, peer, request.headers(), request.extensions(), &path, dialect);
-    flight.reject(&error).await
+    flight.reject(&error)
 }

@@ -129,7 +129,7 @@ impl Relay {
                 }
             }
             flight.set_usage(tally.usage());
-            flight.land(200).await;
+            flight.land(200);
         };
         Body::from_stream(stream)
     }

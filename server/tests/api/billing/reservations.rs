@@ -1,10 +1,11 @@
 //! The gateway's side of billing, called directly against the test database while the
-//! server runs: reserve the worst case, settle the actual cost once, or release.
+//! server runs: hold the worst case inside a lease, settle the actual cost once or
+//! release it, write charges in batches, give leases back.
 
 use super::{assert_books_balance, grant, whole_ledger};
 use crate::helpers::{spawn_app, Backend, TestApp};
 use crate::on_both_backends;
-use app::billing::reservations::{release, release_all_open, reserve, settle, Reservation, ReserveError};
+use app::billing::reservations::{Hold, Purse, ReserveError};
 use app::db::Db;
 use reqwest::Client;
 
@@ -29,7 +30,7 @@ async fn setup(backend: Backend, balance: i64) -> Setup {
 }
 
 impl Setup {
-    /// Inserts an API key of the account (keys have no API in this branch yet).
+    /// Inserts an API key of the account straight into the database.
     async fn key(&self, spend_cap: Option<i64>) -> String {
         let id = app::clock::new_id();
         sqlx::query(
@@ -46,13 +47,13 @@ impl Setup {
         id
     }
 
-    fn reservation(&self, key_id: &str, amount: i64) -> Reservation {
-        Reservation {
-            request_id: app::clock::new_id(),
-            account_id: self.account.clone(),
-            key_id: key_id.to_owned(),
-            amount,
-        }
+    /// A purse of its own, as another gateway instance sharing the database would have.
+    async fn purse(&self, instance: &str) -> Purse {
+        Purse::open(self.db.clone(), instance.to_owned()).await.unwrap().0
+    }
+
+    async fn hold(&self, purse: &Purse, key_id: &str, amount: i64) -> Result<Hold, ReserveError> {
+        purse.reserve(key_id, &self.account, amount).await
     }
 
     /// The key's `(spent, reserved)`.
@@ -64,8 +65,8 @@ impl Setup {
             .unwrap()
     }
 
-    async fn open_reservations(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM reservations").fetch_one(self.db.pool()).await.unwrap()
+    async fn leases(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM leases").fetch_one(self.db.pool()).await.unwrap()
     }
 
     /// Checks the books through the API; returns `(balance, reserved)`.
@@ -75,125 +76,184 @@ impl Setup {
     }
 }
 
-async fn concurrent_reservations_never_overdraw(backend: Backend) {
+/// 64 concurrent holds on one instance: exactly as many as the balance covers.
+async fn concurrent_holds_never_overdraw(backend: Backend) {
     const BALANCE: i64 = 10_000_000;
     const AMOUNT: i64 = 300_000;
     let s = setup(backend, BALANCE).await;
     let key = s.key(None).await;
+    let purse = s.purse("one").await;
     let attempts: Vec<_> = (0..64)
         .map(|_| {
-            let (db, reservation) = (s.db.clone(), s.reservation(&key, AMOUNT));
-            tokio::spawn(async move { reserve(&db, &reservation).await.map(|()| reservation) })
+            let (purse, key, account) = (purse.clone(), key.clone(), s.account.clone());
+            tokio::spawn(async move { purse.reserve(&key, &account, AMOUNT).await })
         })
         .collect();
-    let mut reserved = Vec::new();
+    let mut held = Vec::new();
     for attempt in attempts {
         match attempt.await.unwrap() {
-            Ok(reservation) => reserved.push(reservation),
+            Ok(hold) => held.push(hold),
             Err(err) => assert_eq!(err, ReserveError::InsufficientBalance),
         }
     }
     let affordable = (BALANCE / AMOUNT) as usize;
-    assert_eq!(reserved.len(), affordable, "exactly as many as the balance covers");
-    assert_eq!(s.books().await, (BALANCE, affordable as i64 * AMOUNT), "all held, nothing charged yet");
+    assert_eq!(held.len(), affordable, "exactly as many as the balance covers");
+    let (balance, reserved) = s.books().await;
+    assert_eq!(balance, BALANCE, "nothing charged yet");
+    assert!(reserved >= affordable as i64 * AMOUNT && reserved <= BALANCE, "the lease covers the holds: {reserved}");
 
     let mut charged = 0;
-    for (i, reservation) in reserved.iter().enumerate() {
-        // Actual costs at or under the reservation, one of them zero.
+    for (i, hold) in held.into_iter().enumerate() {
+        // Actual costs at or under the hold, one of them zero.
         let cost = (i as i64 * 7_919) % AMOUNT;
-        assert_eq!(settle(&s.db, &reservation.request_id, cost).await.unwrap(), Some(cost));
+        assert_eq!(hold.settle(&app::clock::new_id(), cost), cost);
         charged += cost;
     }
+    purse.close().await;
     assert_eq!(s.books().await, (BALANCE - charged, 0), "the balance lost exactly the charges");
     assert_eq!(s.key_totals(&key).await, (charged, 0));
+    assert_eq!(s.leases().await, 0, "every lease given back at close");
     let usage = whole_ledger(&s.app, &s.admin, &s.account, 200).await.into_iter().filter(|e| e["kind"] == "usage");
     assert_eq!(usage.count(), affordable - 1, "one usage entry per charged request; none for the free one");
 }
 
-async fn a_request_is_charged_once_and_released_requests_are_free(backend: Backend) {
+/// Two instances sharing the database: together they never hold more than the balance.
+async fn instances_sharing_a_database_never_overdraw(backend: Backend) {
+    const BALANCE: i64 = 10_000_000;
+    const AMOUNT: i64 = 300_000;
+    let s = setup(backend, BALANCE).await;
+    let key = s.key(None).await;
+    let (one, two) = (s.purse("one").await, s.purse("two").await);
+    let attempts: Vec<_> = (0..64)
+        .map(|i| {
+            let purse = if i % 2 == 0 { one.clone() } else { two.clone() };
+            let (key, account) = (key.clone(), s.account.clone());
+            tokio::spawn(async move { purse.reserve(&key, &account, AMOUNT).await })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for attempt in attempts {
+        if let Ok(hold) = attempt.await.unwrap() {
+            held.push(hold);
+        }
+    }
+    assert!(!held.is_empty());
+    assert!(held.len() as i64 * AMOUNT <= BALANCE, "{} holds of {AMOUNT} exceed the balance", held.len());
+    let (_, reserved) = s.books().await;
+    assert!(reserved <= BALANCE, "the leases stay within the balance: {reserved}");
+    let charged = held.len() as i64 * AMOUNT;
+    for hold in held {
+        hold.settle(&app::clock::new_id(), AMOUNT);
+    }
+    one.close().await;
+    two.close().await;
+    assert_eq!(s.books().await, (BALANCE - charged, 0));
+}
+
+async fn a_hold_is_charged_once_and_a_dropped_hold_is_free(backend: Backend) {
     let s = setup(backend, 5_000_000).await;
     let key = s.key(None).await;
-    let charged = s.reservation(&key, 2_000_000);
-    reserve(&s.db, &charged).await.unwrap();
-    assert_eq!(s.books().await, (5_000_000, 2_000_000));
-    assert_eq!(settle(&s.db, &charged.request_id, 1_234).await.unwrap(), Some(1_234));
-    assert_eq!(settle(&s.db, &charged.request_id, 1_234).await.unwrap(), None, "a second settle is a no-op");
-    assert_eq!(s.books().await, (5_000_000 - 1_234, 0));
+    let purse = s.purse("one").await;
+    let request_id = app::clock::new_id();
+    let hold = s.hold(&purse, &key, 2_000_000).await.unwrap();
+    assert_eq!(hold.settle(&request_id, 1_234), 1_234);
+    purse.flush().await.unwrap();
+    assert_eq!(s.books().await.0, 5_000_000 - 1_234, "written at the flush");
 
-    let over = s.reservation(&key, 1_000);
-    reserve(&s.db, &over).await.unwrap();
-    assert_eq!(settle(&s.db, &over.request_id, 5_000).await.unwrap(), Some(5_000), "usage beyond the hold is charged");
-
-    let released = s.reservation(&key, 3_000_000);
-    reserve(&s.db, &released).await.unwrap();
-    release(&s.db, &released.request_id).await.unwrap();
-    assert_eq!(settle(&s.db, &released.request_id, 99).await.unwrap(), None, "a released request is never charged");
-    release(&s.db, &released.request_id).await.unwrap();
-    assert_eq!(settle(&s.db, "never-reserved", 99).await.unwrap(), None);
+    let over = s.hold(&purse, &key, 1_000).await.unwrap();
+    assert_eq!(over.settle(&app::clock::new_id(), 5_000), 5_000, "usage beyond the hold is charged");
+    drop(s.hold(&purse, &key, 3_000_000).await.unwrap());
+    assert_eq!(s.hold(&purse, &key, 1_000).await.unwrap().settle(&app::clock::new_id(), -7), 0, "never negative");
+    purse.close().await;
     assert_eq!(s.books().await, (5_000_000 - 6_234, 0));
     assert_eq!(s.key_totals(&key).await, (6_234, 0));
 
-    // Reusing a settled request id can hold money again but never charges it twice.
-    reserve(&s.db, &charged).await.unwrap();
-    assert_eq!(settle(&s.db, &charged.request_id, 1_234).await.unwrap(), Some(0));
     let ledger = whole_ledger(&s.app, &s.admin, &s.account, 200).await;
-    let charges: Vec<_> = ledger.iter().filter(|entry| entry["request_id"] == charged.request_id.as_str()).collect();
+    let charges: Vec<_> = ledger.iter().filter(|entry| entry["request_id"] == request_id.as_str()).collect();
     assert_eq!(charges.len(), 1);
     assert_eq!((charges[0]["kind"].as_str(), charges[0]["amount"].as_i64()), (Some("usage"), Some(-1_234)));
-    assert_eq!(s.books().await, (5_000_000 - 6_234, 0));
+    assert_eq!(ledger.iter().filter(|entry| entry["kind"] == "usage").count(), 2, "the dropped hold was free");
+}
+
+/// Charges settled but not yet written still count against the balance.
+async fn unwritten_charges_count_against_the_balance(backend: Backend) {
+    let s = setup(backend, 1_000_000).await;
+    let key = s.key(None).await;
+    let purse = s.purse("one").await;
+    s.hold(&purse, &key, 600_000).await.unwrap().settle(&app::clock::new_id(), 600_000);
+    assert_eq!(s.hold(&purse, &key, 600_000).await.err(), Some(ReserveError::InsufficientBalance));
+    assert!(s.hold(&purse, &key, 400_000).await.is_ok(), "what is left can still be held");
+    purse.close().await;
+    assert_eq!(s.books().await, (400_000, 0));
 }
 
 async fn a_key_spend_cap_is_checked_before_the_balance(backend: Backend) {
     let s = setup(backend, 1_500_000).await;
     let capped = s.key(Some(1_000_000)).await;
-    let first = s.reservation(&capped, 600_000);
-    reserve(&s.db, &first).await.unwrap();
-    assert_eq!(reserve(&s.db, &s.reservation(&capped, 600_000)).await, Err(ReserveError::KeyQuotaExhausted));
-    settle(&s.db, &first.request_id, 500_000).await.unwrap();
-    assert_eq!(s.key_totals(&capped).await, (500_000, 0));
-    reserve(&s.db, &s.reservation(&capped, 500_000)).await.unwrap();
+    let purse = s.purse("one").await;
+    let first = s.hold(&purse, &capped, 600_000).await.unwrap();
+    assert_eq!(s.hold(&purse, &capped, 600_000).await.err(), Some(ReserveError::KeyQuotaExhausted));
+    first.settle(&app::clock::new_id(), 500_000);
+    purse.flush().await.unwrap();
+    assert_eq!(s.key_totals(&capped).await.0, 500_000);
+    let second = s.hold(&purse, &capped, 500_000).await.unwrap();
     assert_eq!(
-        reserve(&s.db, &s.reservation(&capped, 1)).await,
-        Err(ReserveError::KeyQuotaExhausted),
+        s.hold(&purse, &capped, 1).await.err(),
+        Some(ReserveError::KeyQuotaExhausted),
         "spent plus held has reached the cap"
     );
 
     let uncapped = s.key(None).await;
     assert_eq!(
-        reserve(&s.db, &s.reservation(&uncapped, 600_000)).await,
-        Err(ReserveError::InsufficientBalance),
+        s.hold(&purse, &uncapped, 600_000).await.err(),
+        Some(ReserveError::InsufficientBalance),
         "1,000,000 left, 500,000 of it held"
     );
     assert_eq!(s.key_totals(&uncapped).await, (0, 0), "the key's hold was undone with the account's refusal");
     let roomy = s.key(Some(10_000_000)).await;
-    assert_eq!(reserve(&s.db, &s.reservation(&roomy, 600_000)).await, Err(ReserveError::InsufficientBalance));
+    assert_eq!(s.hold(&purse, &roomy, 600_000).await.err(), Some(ReserveError::InsufficientBalance));
     assert_eq!(s.key_totals(&roomy).await, (0, 0));
-    assert_eq!(s.open_reservations().await, 1);
     assert_eq!(s.books().await, (1_000_000, 500_000));
+    drop(second);
+    purse.close().await;
+    assert_eq!(s.books().await, (1_000_000, 0));
 }
 
-async fn release_all_open_frees_every_hold(backend: Backend) {
+/// A crash leaves leases in the database: the same instance gives them back when it
+/// starts again, any instance once they are stale; a live instance's leases stay.
+async fn leases_of_a_dead_instance_go_back(backend: Backend) {
     let s = setup(backend, 9_000_000).await;
     let (one, two) = (s.key(None).await, s.key(Some(5_000_000)).await);
-    let held: Vec<Reservation> = [(&one, 1_000_000), (&one, 2_000_000), (&two, 500_000), (&two, 700_000), (&one, 0)]
-        .into_iter()
-        .map(|(key, amount)| s.reservation(key, amount))
-        .collect();
-    for reservation in &held {
-        reserve(&s.db, reservation).await.unwrap();
-    }
-    assert_eq!(s.books().await, (9_000_000, 4_200_000));
-    assert_eq!(release_all_open(&s.db).await.unwrap(), 5);
-    assert_eq!(release_all_open(&s.db).await.unwrap(), 0, "nothing is left open");
-    assert_eq!(s.open_reservations().await, 0);
-    assert_eq!(s.books().await, (9_000_000, 0), "released, not charged");
+    let crashed = s.purse("crashed").await;
+    let held = [s.hold(&crashed, &one, 1_000_000).await.unwrap(), s.hold(&crashed, &two, 500_000).await.unwrap()];
+    let alive = s.purse("alive").await;
+    let kept = s.hold(&alive, &one, 100_000).await.unwrap();
+    // The crash: the process is gone, its holds with it; nothing was written or given back.
+    std::mem::forget(held);
+    std::mem::forget(crashed);
+    assert_eq!(s.leases().await, 3);
+
+    let (_, reclaimed) = Purse::open(s.db.clone(), "crashed".to_owned()).await.unwrap();
+    assert_eq!(reclaimed, 2, "a restart gives back its own leases at once");
+    assert_eq!(s.leases().await, 1, "the live instance keeps its lease");
+
+    sqlx::query("UPDATE leases SET renewed_at = 0").execute(s.db.pool()).await.unwrap();
+    let (_, reclaimed) = Purse::open(s.db.clone(), "third".to_owned()).await.unwrap();
+    assert_eq!(reclaimed, 1, "a lease nobody renewed is given back by any instance");
+    assert_eq!(s.books().await, (9_000_000, 0), "given back, not charged");
     assert_eq!((s.key_totals(&one).await, s.key_totals(&two).await), ((0, 0), (0, 0)));
-    assert_eq!(settle(&s.db, &held[0].request_id, 10).await.unwrap(), None);
+
+    // The instance whose lease was taken still charges what its requests used.
+    kept.settle(&app::clock::new_id(), 70_000);
+    alive.close().await;
+    assert_eq!(s.books().await, (9_000_000 - 70_000, 0));
 }
 
 on_both_backends!(
-    concurrent_reservations_never_overdraw,
-    a_request_is_charged_once_and_released_requests_are_free,
+    concurrent_holds_never_overdraw,
+    instances_sharing_a_database_never_overdraw,
+    a_hold_is_charged_once_and_a_dropped_hold_is_free,
+    unwritten_charges_count_against_the_balance,
     a_key_spend_cap_is_checked_before_the_balance,
-    release_all_open_frees_every_hold,
+    leases_of_a_dead_instance_go_back,
 );

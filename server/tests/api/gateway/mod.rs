@@ -63,8 +63,26 @@ impl World {
     }
 
     pub async fn balance(&self) -> Value {
-        let url = self.app.url(&format!("/api/v1/accounts/{}/balance", self.account));
+        self.balance_of(&self.account).await
+    }
+
+    pub async fn balance_of(&self, account: &str) -> Value {
+        let url = self.app.url(&format!("/api/v1/accounts/{account}/balance"));
         self.admin.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The balance once every charge is written and every lease given back (charges are
+    /// written in batches; an idle lease goes back after a couple of seconds).
+    pub async fn settled_balance(&self, account: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let balance = self.balance_of(account).await;
+            if balance["reserved"] == 0 {
+                return balance;
+            }
+            assert!(Instant::now() < deadline, "money still held: {balance}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Creates a key with `policy` on the demo account and waits until the gateway knows it.

@@ -1,0 +1,249 @@
+//! SQL owned by reservations: leases, and the batched charges that consume them.
+//!
+//! Every statement keeps one equality true: a key's and an account's `reserved` are the
+//! sums of their leases over all instances. Transactions write before they read (a
+//! SQLite transaction that reads first cannot always upgrade to a write) and change a
+//! key's row before its account's, so concurrent ones cannot deadlock each other.
+
+use super::super::ledger::{self, Posting};
+use super::super::LedgerKind;
+use super::ReserveError;
+use crate::access::Actor;
+use crate::audit;
+use crate::db::Db;
+use std::collections::HashMap;
+
+/// A charge settled in memory and not yet written.
+#[derive(Debug, Clone)]
+pub struct PendingCharge {
+    pub request_id: String,
+    pub key_id: String,
+    pub account_id: String,
+    pub amount: i64,
+}
+
+/// What a written batch did to one key's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Charged in memory and now in the database (inserted or not).
+    pub settled: i64,
+    /// Taken off the lease (the part of `settled` the lease covered).
+    pub released: i64,
+    /// The lease was no longer in the database (reclaimed as stale).
+    pub lost: bool,
+}
+
+/// Adds `amount` to this instance's lease on the key, within the key's spend cap and the
+/// account's available balance, or changes nothing.
+pub async fn grow(
+    db: &Db,
+    instance_id: &str,
+    key_id: &str,
+    account_id: &str,
+    amount: i64,
+    now: i64,
+) -> Result<(), ReserveError> {
+    let mut tx = db.pool().begin().await?;
+    let key = sqlx::query(
+        "UPDATE api_keys SET reserved = reserved + $1
+         WHERE id = $2 AND account_id = $3 AND (spend_cap IS NULL OR spent + reserved + $1 <= spend_cap)",
+    )
+    .bind(amount)
+    .bind(key_id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
+    if key.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Err(ReserveError::KeyQuotaExhausted);
+    }
+    let account =
+        sqlx::query("UPDATE accounts SET reserved = reserved + $1 WHERE id = $2 AND balance - reserved >= $1")
+            .bind(amount)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+    if account.rows_affected() == 0 {
+        // Rolling back also takes the amount off the key again.
+        tx.rollback().await?;
+        return Err(ReserveError::InsufficientBalance);
+    }
+    sqlx::query(
+        "INSERT INTO leases (instance_id, key_id, account_id, amount, renewed_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (instance_id, key_id) DO UPDATE SET amount = leases.amount + excluded.amount, renewed_at = excluded.renewed_at",
+    )
+    .bind(instance_id)
+    .bind(key_id)
+    .bind(account_id)
+    .bind(amount)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives `amount` of this instance's lease on the key back to the key and its account.
+pub async fn shrink(
+    db: &Db,
+    instance_id: &str,
+    key_id: &str,
+    account_id: &str,
+    amount: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let lease = sqlx::query("UPDATE leases SET amount = amount - $1 WHERE instance_id = $2 AND key_id = $3")
+        .bind(amount)
+        .bind(instance_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+    // A lease reclaimed as stale was already given back.
+    if lease.rows_affected() == 1 {
+        unreserve(&mut tx, key_id, account_id, amount, 0).await?;
+        sqlx::query("DELETE FROM leases WHERE instance_id = $1 AND key_id = $2 AND amount = 0")
+            .bind(instance_id)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Takes `released` off the key's and account's holds and charges `charged` to both;
+/// returns the key owner's user id.
+async fn unreserve(
+    conn: &mut sqlx::AnyConnection,
+    key_id: &str,
+    account_id: &str,
+    released: i64,
+    charged: i64,
+) -> Result<String, sqlx::Error> {
+    let owner = sqlx::query_scalar(
+        "UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 RETURNING user_id",
+    )
+    .bind(released)
+    .bind(charged)
+    .bind(key_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE accounts SET reserved = reserved - $1, balance = balance - $2 WHERE id = $3")
+        .bind(released)
+        .bind(charged)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(owner)
+}
+
+/// One key's charges within a batch.
+struct KeyBatch<'a> {
+    account_id: &'a str,
+    /// Everything settled in memory, including charges the ledger refused as repeats.
+    settled: i64,
+    /// The charges the ledger took.
+    charged: Vec<&'a PendingCharge>,
+}
+
+impl<'a> KeyBatch<'a> {
+    fn new(account_id: &'a str) -> Self {
+        KeyBatch { account_id, settled: 0, charged: Vec::new() }
+    }
+}
+
+/// Writes a batch of charges in one transaction: a usage ledger entry and an audit row per
+/// charge, the balance and spend moved, and the leases that held them shrunk.
+/// `leased` is this instance's lease per key as memory knows it.
+pub async fn write_charges(
+    db: &Db,
+    instance_id: &str,
+    charges: &[PendingCharge],
+    leased: &HashMap<String, i64>,
+    now: i64,
+) -> Result<HashMap<String, Written>, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let mut by_key: HashMap<&str, KeyBatch> = HashMap::new();
+    for charge in charges {
+        let usage = Posting {
+            request_id: Some(&charge.request_id),
+            ..Posting::new(LedgerKind::Usage, &charge.account_id, -charge.amount)
+        };
+        // The ledger's one-usage-entry-per-request index refuses a second charge.
+        let inserted = ledger::insert(&mut tx, &usage).await?.is_some();
+        let batch = by_key.entry(&charge.key_id).or_insert_with(|| KeyBatch::new(&charge.account_id));
+        batch.settled += charge.amount;
+        if inserted {
+            batch.charged.push(charge);
+        }
+    }
+    let mut outcome = HashMap::new();
+    for (key_id, batch) in by_key {
+        let covered = batch.settled.min(leased.get(key_id).copied().unwrap_or(0)).max(0);
+        let lease = sqlx::query(
+            "UPDATE leases SET amount = amount - $1, renewed_at = $2 WHERE instance_id = $3 AND key_id = $4",
+        )
+        .bind(covered)
+        .bind(now)
+        .bind(instance_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+        let lost = lease.rows_affected() == 0;
+        let released = if lost { 0 } else { covered };
+        let charged = batch.charged.iter().map(|charge| charge.amount).sum();
+        let owner = unreserve(&mut tx, key_id, batch.account_id, released, charged).await?;
+        // Every change to money is audited; a usage charge is made by the key's owner.
+        let actor = Actor { user_id: owner, ip: None };
+        for charge in batch.charged {
+            let entry = audit::Entry::new("billing.usage", "request", &charge.request_id)
+                .account(&charge.account_id)
+                .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }));
+            audit::record_in(&mut *tx, &actor, entry).await?;
+        }
+        outcome.insert(key_id.to_owned(), Written { settled: batch.settled, released, lost });
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Keeps this instance's leases from being reclaimed as stale.
+pub async fn renew(db: &Db, instance_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE leases SET renewed_at = $1 WHERE instance_id = $2")
+        .bind(now)
+        .bind(instance_id)
+        .execute(db.pool())
+        .await
+        .map(drop)
+}
+
+/// Gives back every lease not renewed since `stale_before`, and at start-up (`own`) this
+/// instance's leases from its previous run. Returns how many leases were given back.
+pub async fn reclaim(db: &Db, own: Option<&str>, stale_before: i64) -> Result<u64, sqlx::Error> {
+    let found: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT instance_id, key_id, account_id, amount, renewed_at FROM leases WHERE renewed_at < $1 OR instance_id = $2",
+    )
+    .bind(stale_before)
+    .bind(own.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    let mut reclaimed = 0;
+    for (instance_id, key_id, account_id, amount, renewed_at) in found {
+        let mut tx = db.pool().begin().await?;
+        // Only the lease as it was read: a holder that renewed or grew it since is alive.
+        let gone = sqlx::query(
+            "DELETE FROM leases WHERE instance_id = $1 AND key_id = $2 AND amount = $3 AND renewed_at = $4",
+        )
+        .bind(&instance_id)
+        .bind(&key_id)
+        .bind(amount)
+        .bind(renewed_at)
+        .execute(&mut *tx)
+        .await?;
+        if gone.rows_affected() == 1 {
+            unreserve(&mut tx, &key_id, &account_id, amount, 0).await?;
+            reclaimed += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(reclaimed)
+}
