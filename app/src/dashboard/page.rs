@@ -242,13 +242,15 @@ fn scale_top(value: i64) -> i64 {
     }
 }
 
-const CHART_LEFT: f64 = 48.0;
-const CHART_TOP: f64 = 12.0;
+// Geometry in the SVG's own units; it scales to the card's width. The labels sit above
+// and below the plot (not beside it) so phone stylesheets can enlarge them without clipping.
+const CHART_LEFT: f64 = 8.0;
+const CHART_TOP: f64 = 36.0;
 const PLOT_HEIGHT: f64 = 190.0;
 const SLOT_WIDTH: f64 = 30.0;
 const BAR_WIDTH: f64 = 22.0;
 const CHART_WIDTH: f64 = CHART_LEFT + SLOT_WIDTH * super::HOURS as f64 + 6.0;
-const CHART_HEIGHT: f64 = CHART_TOP + PLOT_HEIGHT + 34.0;
+const CHART_HEIGHT: f64 = CHART_TOP + PLOT_HEIGHT + 40.0;
 /// Every how many hours the time axis is labelled.
 const LABEL_EVERY: usize = 6;
 
@@ -310,7 +312,7 @@ fn TrafficChart(traffic: Traffic) -> impl IntoView {
         .map(|(index, hour)| {
             let x = CHART_LEFT + index as f64 * SLOT_WIDTH;
             view! {
-                <text x=format!("{x:.1}") y=format!("{:.1}", baseline + 24.0) font-size="16" fill="#5b6576">
+                <text x=format!("{x:.1}") y=format!("{:.1}", baseline + 30.0) font-size="16" fill="#5b6576">
                     {format_utc_time(hour.start)}
                 </text>
             }
@@ -327,11 +329,8 @@ fn TrafficChart(traffic: Traffic) -> impl IntoView {
         >
             <line x1=CHART_LEFT y1=CHART_TOP x2=right y2=CHART_TOP stroke="#d9dee6" />
             <line x1=CHART_LEFT y1=baseline x2=right y2=baseline stroke="#5b6576" />
-            <text x=CHART_LEFT - 8.0 y=CHART_TOP + 6.0 font-size="16" fill="#5b6576" text-anchor="end">
-                {top}
-            </text>
-            <text x=CHART_LEFT - 8.0 y=baseline font-size="16" fill="#5b6576" text-anchor="end">
-                "0"
+            <text x=CHART_LEFT y=CHART_TOP - 8.0 font-size="16" fill="#5b6576">
+                {top} " per hour"
             </text>
             {bars}
             {labels}

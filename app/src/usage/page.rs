@@ -35,14 +35,21 @@ pub fn CopyableId(id: String) -> impl IntoView {
     }
 }
 
-/// A thing by its name, with its id as secondary, copyable text; a dash when there is none.
+/// A thing by its name (and `children`, such as a key's prefix), with its id as secondary,
+/// copyable text; a dash when there is none.
 #[component]
-fn Named(name: Option<String>, id: Option<String>, testid: &'static str) -> impl IntoView {
+fn Named(
+    name: Option<String>,
+    id: Option<String>,
+    testid: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     let Some(id) = id else { return view! { <span data-testid=testid>"—"</span> }.into_any() };
     let name = name.unwrap_or_else(|| "(name not shown)".to_owned());
     view! {
         <span class="named">
             <span data-testid=testid>{name}</span>
+            {children.map(|children| children())}
             <span class="copyable muted">
                 <code>{id.clone()}</code>
                 <CopyButton text=id />
@@ -115,8 +122,9 @@ pub fn UsageDetail(detail: RequestDetail) -> impl IntoView {
                 </dd>
                 <dt>"Key"</dt>
                 <dd>
-                    <Named name=names.key_name id=record.key_id.clone() testid="usage-key" />
-                    {names.key_prefix.map(|prefix| view! { " " <code data-testid="usage-key-prefix">{prefix}</code> })}
+                    <Named name=names.key_name id=record.key_id.clone() testid="usage-key">
+                        {names.key_prefix.map(|prefix| view! { <code data-testid="usage-key-prefix">{prefix}</code> })}
+                    </Named>
                 </dd>
                 {names
                     .key_owner_email
