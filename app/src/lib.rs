@@ -10,7 +10,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod billing;
-mod dashboard;
+pub mod dashboard;
 pub mod error;
 pub mod keys;
 mod layout;

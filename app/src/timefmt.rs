@@ -32,6 +32,31 @@ pub fn format_utc(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The start of the UTC hour that `ms` falls in.
+pub fn start_of_utc_hour(ms: i64) -> i64 {
+    ms - ms.rem_euclid(HOUR_MS)
+}
+
+/// The start (midnight) of the UTC day that `ms` falls in.
+pub fn start_of_utc_day(ms: i64) -> i64 {
+    ms - ms.rem_euclid(DAY_MS)
+}
+
+/// The start of the first day of the UTC month that `ms` falls in.
+pub fn start_of_utc_month(ms: i64) -> i64 {
+    let (year, month, _) = civil_from_days(ms.div_euclid(DAY_MS));
+    days_from_civil(year, month, 1) * DAY_MS
+}
+
+/// `14:00` from UTC unix milliseconds: the hour and minute only.
+pub fn format_utc_time(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// UTC unix milliseconds from `YYYY-MM-DDTHH:MM` (optionally `:SS`), read as UTC.
 pub fn parse_datetime_local(text: &str) -> Option<i64> {
     let (date, time) = text.trim().split_once(['T', ' '])?;
@@ -65,7 +90,7 @@ pub fn parse_datetime_local(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_utc, parse_datetime_local};
+    use super::*;
 
     #[test]
     fn formats_and_parses_utc() {
@@ -78,5 +103,16 @@ mod tests {
         assert_eq!(parse_datetime_local("2023-02-29T12:00"), None);
         assert_eq!(parse_datetime_local("tomorrow"), None);
         assert_eq!(parse_datetime_local("2030-01-01T24:00"), None);
+    }
+
+    #[test]
+    fn finds_the_start_of_utc_hours_days_and_months() {
+        let ms = parse_datetime_local("2024-02-29T13:45:10").unwrap();
+        assert_eq!(format_utc(start_of_utc_hour(ms)), "2024-02-29 13:00 UTC");
+        assert_eq!(format_utc(start_of_utc_day(ms)), "2024-02-29 00:00 UTC");
+        assert_eq!(format_utc(start_of_utc_month(ms)), "2024-02-01 00:00 UTC");
+        assert_eq!(start_of_utc_month(parse_datetime_local("2030-01-01T00:00").unwrap()), 1_893_456_000_000);
+        assert_eq!(format_utc(start_of_utc_month(-1)), "1969-12-01 00:00 UTC");
+        assert_eq!(format_utc_time(ms), "13:45");
     }
 }

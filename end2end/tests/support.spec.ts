@@ -12,7 +12,9 @@ import {
 
 test('support finds a request id from a tenant it does not belong to', async ({ page, freshPage, shoot }) => {
   await signInAndExpectDashboard(page, ADMIN_EMAIL, ADMIN_PASSWORD);
-  const secret = await createKey(page, uniqueName('support-case'), false);
+  const accountName = (await page.getByTestId('account-summary').getByRole('heading').textContent())!.trim();
+  const keyName = uniqueName('support-case');
+  const secret = await createKey(page, keyName, false);
   let requestId = '';
   await expect(async () => {
     const result = await chat(secret);
@@ -29,6 +31,12 @@ test('support finds a request id from a tenant it does not belong to', async ({ 
   const supportPage = await freshPage();
   shoot(supportPage);
   await signInAndExpectDashboard(supportPage, email, password);
+  // Support belongs to no account: its dashboard asks whose figures to show.
+  const picker = supportPage.getByTestId('account-picker');
+  await picker.locator('select[name=account]').selectOption({ label: accountName });
+  await picker.getByRole('button', { name: 'Show dashboard' }).click();
+  await expect(supportPage.getByTestId('account-summary').getByRole('heading')).toHaveText(accountName);
+  await expect(supportPage.getByTestId('spend-today')).toContainText('credits');
   const nav = supportPage.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link', { name: 'Keys' })).toHaveCount(0);
   await nav.getByRole('link', { name: 'Support' }).click();
@@ -42,4 +50,18 @@ test('support finds a request id from a tenant it does not belong to', async ({ 
   }).toPass({ timeout: 10_000 });
   await expect(detail.getByTestId('request-id')).toHaveText(requestId);
   await expect(detail).toContainText('echo-1');
+
+  // Names beside the ids: the account, the key (and its public prefix), the channel.
+  await expect(detail.getByTestId('usage-account')).toHaveText(accountName);
+  await expect(detail.getByTestId('usage-key')).toHaveText(keyName);
+  await expect(detail.getByTestId('usage-key-prefix')).toHaveText(secret.slice(0, secret.lastIndexOf('-')));
+  await expect(detail.getByTestId('usage-key-owner')).toHaveText(ADMIN_EMAIL);
+  await expect(detail.getByTestId('usage-channel')).toHaveText('demo-echo');
+  await expect(supportPage.locator('body')).not.toContainText(secret);
+
+  // At phone width the detail fits without scrolling sideways.
+  await supportPage.setViewportSize({ width: 390, height: 844 });
+  const fits = await supportPage.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  expect(fits, 'the support detail has no horizontal overflow at 390 px').toBe(true);
+  await supportPage.setViewportSize({ width: 1280, height: 720 });
 });

@@ -1,6 +1,6 @@
 //! SQL owned by the ledger: its entries, and the account balance they add up to.
 
-use super::{BalanceView, LedgerEntry, LedgerKind, LedgerPage};
+use super::{BalanceView, LedgerEntry, LedgerKind, LedgerPage, UsageSpend};
 use crate::clock::{new_id, now_ms};
 use crate::db::Db;
 use crate::error::AppError;
@@ -137,4 +137,50 @@ pub async fn balance(db: &Db, account_id: &str) -> Result<Option<BalanceView>, A
             low_balance: available < low_balance_threshold,
         }
     }))
+}
+
+/// How far before `since` the id range starts. An entry's id is made a moment before its
+/// `created_at`, and a writer may take an id well before it writes the row; `created_at`
+/// decides, the id bound only keeps the scan short.
+const ID_SLACK_MS: i64 = 60 * 60 * 1000;
+
+/// The smallest UUIDv7 text made at or after `ms`: its first twelve hex digits are the
+/// unix milliseconds, so ids compare in time order (as [`page`] relies on too).
+fn first_id_at(ms: i64) -> String {
+    let ms = ms.max(0);
+    format!("{:08x}-{:04x}", ms >> 16, ms & 0xffff)
+}
+
+/// The usage charges since `day_start` and since `month_start` (`month_start <= day_start`).
+/// The `id` bound lets the `(account_id, id)` index seek to the month instead of reading
+/// every entry the account ever had.
+pub async fn usage_spend(db: &Db, account_id: &str, day_start: i64, month_start: i64) -> Result<UsageSpend, AppError> {
+    let (today, this_month): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN created_at >= $2 THEN -amount ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(-amount), 0) AS BIGINT)
+           FROM ledger_entries
+          WHERE account_id = $1 AND id >= $4 AND created_at >= $3 AND kind = 'usage'",
+    )
+    .bind(account_id)
+    .bind(day_start)
+    .bind(month_start)
+    .bind(first_id_at(month_start - ID_SLACK_MS))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(UsageSpend { today, this_month })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_id_at;
+
+    #[test]
+    fn the_first_id_of_a_millisecond_sorts_before_every_id_made_then_or_later() {
+        let ms = 1_735_689_600_123;
+        let made_then = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, 1_735_689_600, 123_000_000));
+        let made_earlier = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, 1_735_689_600, 122_000_000));
+        assert!(made_then.to_string() >= first_id_at(ms), "{made_then} vs {}", first_id_at(ms));
+        assert!(made_earlier.to_string() < first_id_at(ms));
+        assert_eq!(first_id_at(-5), "00000000-0000");
+    }
 }

@@ -57,6 +57,14 @@ pub struct BalanceView {
     pub low_balance: bool,
 }
 
+/// What an account's requests were charged (micro-units, from the ledger's usage entries)
+/// since the start of the current UTC day and of the current UTC month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSpend {
+    pub today: i64,
+    pub this_month: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub id: String,

@@ -4,12 +4,14 @@
 use super::ledger::{self, Posting};
 use super::{
     codes, BalanceView, IssuedCodes, LedgerEntry, LedgerKind, LedgerPage, LedgerQuery, NewCodes, NewCredit, Redemption,
+    UsageSpend,
 };
 use crate::access::{AccountNeed, AdminOps, Caller};
 use crate::audit;
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::timefmt;
 
 /// A billion credits: far above any real top-up, far below where sums could overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000 * crate::money::MICROS_PER_CREDIT;
@@ -48,6 +50,18 @@ fn validate_idempotency_key(key: &str) -> Result<&str, AppError> {
 pub async fn balance(state: &AppState, caller: &Caller, account_id: &str) -> Result<BalanceView, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::ReadBilling).await?;
     ledger::balance(&state.db, scope.account_id()).await?.ok_or_else(|| AppError::not_found("account"))
+}
+
+/// What the account's requests cost today and this month (UTC), as of `now`.
+pub async fn usage_spend(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+    now: i64,
+) -> Result<UsageSpend, AppError> {
+    let scope = caller.account(&state.db, account_id, AccountNeed::ReadBilling).await?;
+    let (day_start, month_start) = (timefmt::start_of_utc_day(now), timefmt::start_of_utc_month(now));
+    ledger::usage_spend(&state.db, scope.account_id(), day_start, month_start).await
 }
 
 pub async fn ledger(

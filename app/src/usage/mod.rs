@@ -13,6 +13,7 @@ pub use page::{SupportPage, UsageDetailPage, UsagePage as UsageLogPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One try of one upstream channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,31 @@ pub struct UsageRecord {
     pub upstream_request_id: Option<String>,
     pub attempts: Vec<Attempt>,
     pub stream: bool,
+}
+
+/// One usage row with the names a person needs beside its ids; never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDetail {
+    #[serde(flatten)]
+    pub record: UsageRecord,
+    #[serde(flatten)]
+    pub names: RequestNames,
+}
+
+/// Names of what a request touched. A name is `None` when its thing is gone or the caller
+/// may not see it (a member sees the names of their own keys only, as on the keys page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestNames {
+    pub account_name: Option<String>,
+    pub key_name: Option<String>,
+    /// The key's public prefix (`tg-3fa9c1…`).
+    pub key_prefix: Option<String>,
+    /// The email of the user who owns the key: for admins and support only.
+    pub key_owner_email: Option<String>,
+    /// The channel that answered.
+    pub channel_name: Option<String>,
+    /// Every channel tried (see `attempts`), by id.
+    pub channel_names: BTreeMap<String, String>,
 }
 
 /// Filters of the usage list; every one optional.
@@ -123,9 +149,9 @@ pub fn fix_for(status: i64, layer: Option<&str>, code: Option<&str>) -> &'static
     }
 }
 
-/// One usage row by request id (admins and support: any tenant, audited).
+/// One usage row by request id, with names (admins and support: any tenant, audited).
 #[server(prefix = "/rpc", endpoint = "get_usage")]
-pub async fn get_usage(request_id: String) -> Result<UsageRecord, AppError> {
+pub async fn get_usage(request_id: String) -> Result<RequestDetail, AppError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::get(&call.state, &call.caller, request_id.trim()).await)
 }

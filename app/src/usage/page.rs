@@ -1,4 +1,4 @@
-use super::{fix_for, get_usage, list_usage, UsageRecord};
+use super::{fix_for, get_usage, list_usage, RequestDetail, UsageRecord};
 use crate::auth::Viewer;
 use crate::keys::list_keys;
 use crate::layout::ErrorNotice;
@@ -9,22 +9,54 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+/// A button that copies `text` (plain JavaScript, so it works before hydration too).
+#[component]
+fn CopyButton(text: String) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="copy"
+            data-copy=text
+            onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
+        >
+            "Copy"
+        </button>
+    }
+}
+
 /// A request id with a button that copies it.
 #[component]
 pub fn CopyableId(id: String) -> impl IntoView {
     view! {
         <span class="copyable">
             <code data-testid="request-id">{id.clone()}</code>
-            <button
-                type="button"
-                class="copy"
-                data-copy=id
-                onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
-            >
-                "Copy"
-            </button>
+            <CopyButton text=id />
         </span>
     }
+}
+
+/// A thing by its name (and `children`, such as a key's prefix), with its id as secondary,
+/// copyable text; a dash when there is none.
+#[component]
+fn Named(
+    name: Option<String>,
+    id: Option<String>,
+    testid: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let Some(id) = id else { return view! { <span data-testid=testid>"—"</span> }.into_any() };
+    let name = name.unwrap_or_else(|| "(name not shown)".to_owned());
+    view! {
+        <span class="named">
+            <span data-testid=testid>{name}</span>
+            {children.map(|children| children())}
+            <span class="copyable muted">
+                <code>{id.clone()}</code>
+                <CopyButton text=id />
+            </span>
+        </span>
+    }
+    .into_any()
 }
 
 /// A plain GET form: works without JavaScript.
@@ -48,7 +80,7 @@ fn RequestLookup(request_id: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match record.await {
-                    Ok(record) => view! { <UsageDetail record /> }.into_any(),
+                    Ok(detail) => view! { <UsageDetail detail /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
@@ -56,9 +88,11 @@ fn RequestLookup(request_id: String) -> impl IntoView {
     }
 }
 
-/// Everything the console knows about one request.
+/// Everything the console knows about one request, with names beside the ids.
 #[component]
-pub fn UsageDetail(record: UsageRecord) -> impl IntoView {
+pub fn UsageDetail(detail: RequestDetail) -> impl IntoView {
+    let RequestDetail { record, names } = detail;
+    let channel_names = names.channel_names.clone();
     let fix = fix_for(record.status, record.error_layer.as_deref(), record.error_code.as_deref());
     let ok = (200..400).contains(&record.status);
     let dash = || "—".to_owned();
@@ -83,9 +117,27 @@ pub fn UsageDetail(record: UsageRecord) -> impl IntoView {
                 <dt>"Message"</dt>
                 <dd>{record.error_message.clone().unwrap_or_else(dash)}</dd>
                 <dt>"Account"</dt>
-                <dd>{record.account_id.clone().unwrap_or_else(dash)}</dd>
+                <dd>
+                    <Named name=names.account_name id=record.account_id.clone() testid="usage-account" />
+                </dd>
                 <dt>"Key"</dt>
-                <dd>{record.key_id.clone().unwrap_or_else(dash)}</dd>
+                <dd>
+                    <Named name=names.key_name id=record.key_id.clone() testid="usage-key">
+                        {names.key_prefix.map(|prefix| view! { <code data-testid="usage-key-prefix">{prefix}</code> })}
+                    </Named>
+                </dd>
+                {names
+                    .key_owner_email
+                    .map(|email| {
+                        view! {
+                            <dt>"Key owner"</dt>
+                            <dd data-testid="usage-key-owner">{email}</dd>
+                        }
+                    })}
+                <dt>"Channel"</dt>
+                <dd>
+                    <Named name=names.channel_name id=record.channel_id.clone() testid="usage-channel" />
+                </dd>
                 <dt>"Client request id"</dt>
                 <dd>{record.client_request_id.clone().unwrap_or_else(dash)}</dd>
                 <dt>"Tokens"</dt>
@@ -128,7 +180,8 @@ pub fn UsageDetail(record: UsageRecord) -> impl IntoView {
                                         <tr>
                                             <td>{index + 1}</td>
                                             <td>
-                                                <code>{attempt.channel_id}</code>
+                                                {channel_names.get(&attempt.channel_id).cloned()} " "
+                                                <code class="muted">{attempt.channel_id}</code>
                                             </td>
                                             <td>
                                                 {attempt

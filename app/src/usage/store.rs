@@ -222,3 +222,28 @@ pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<Usa
     };
     Ok(UsagePage { rows, next_cursor })
 }
+
+/// Requests of one account per UTC hour and failing layer (`NULL`: answered) in
+/// `[$2, $3)`. Public so a test can `EXPLAIN` it: the bounds on `account_id` and
+/// `created_at` make it a range seek on `usage_by_account_time`, so other accounts' rows
+/// and older rows are never read.
+pub const HOURLY_BY_LAYER_SQL: &str = "SELECT created_at / 3600000 AS hour, error_layer, COUNT(*) AS requests
+       FROM usage_logs
+      WHERE account_id = $1 AND created_at >= $2 AND created_at < $3
+      GROUP BY hour, error_layer";
+
+/// How many requests of one UTC hour ended in one way.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HourlyCount {
+    /// Hours since the unix epoch (UTC).
+    pub hour: i64,
+    /// The layer that refused the request; `None` when it was answered.
+    pub error_layer: Option<String>,
+    pub requests: i64,
+}
+
+/// One account's requests from `from` (inclusive) to `to` (exclusive), UTC unix ms,
+/// counted per hour and failing layer.
+pub async fn hourly_by_layer(db: &Db, account_id: &str, from: i64, to: i64) -> Result<Vec<HourlyCount>, AppError> {
+    Ok(sqlx::query_as(HOURLY_BY_LAYER_SQL).bind(account_id).bind(from).bind(to).fetch_all(db.pool()).await?)
+}

@@ -6,6 +6,7 @@
 mod accounts;
 mod billing;
 mod catalog;
+mod dashboard;
 mod keys;
 mod session;
 mod tokens;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/channels/{id}", patch(catalog::change_channel))
         .route("/usage/{request_id}", get(usage::get))
         .route("/accounts/{id}/usage", get(usage::list))
+        .route("/accounts/{id}/dashboard", get(dashboard::get))
         .route("/accounts/{id}/balance", get(billing::balance))
         .route("/accounts/{id}/ledger", get(billing::ledger))
         .route("/accounts/{id}/credits", post(billing::grant))

@@ -1,14 +1,14 @@
 use app::access::Caller;
 use app::error::AppError;
 use app::state::AppState;
-use app::usage::{service, UsageFilter, UsagePage, UsageRecord};
+use app::usage::{service, RequestDetail, UsageFilter, UsagePage};
 use axum::extract::{Path, Query, State};
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(request_id): Path<String>,
-) -> Result<axum::Json<UsageRecord>, AppError> {
+) -> Result<axum::Json<RequestDetail>, AppError> {
     Ok(axum::Json(service::get(&state, &caller, &request_id).await?))
 }
 

@@ -7,6 +7,7 @@ mod bad_input;
 mod billing;
 mod cli;
 mod console_pages;
+mod dashboard;
 pub mod gateway;
 mod health;
 mod keys;

@@ -79,4 +79,47 @@ async fn strangers_see_no_usage_but_support_sees_all(backend: Backend) {
     assert_eq!(seen.json::<Value>().await.unwrap()["account_id"], w.account.as_str());
 }
 
-on_both_backends!(usage_lists_filter_and_page_within_the_account, strangers_see_no_usage_but_support_sees_all);
+/// Support reads a request of a tenant it does not belong to with names beside the ids;
+/// a member of the account sees the names of their own keys only; no secret anywhere.
+async fn usage_detail_names_the_account_key_and_channel(backend: Backend) {
+    let w = World::new(backend).await;
+    let key = w.key(json!({})).await;
+    let key_id = w.key_id(&key).await;
+    let answered = w.chat(&key, hello("echo-1")).await;
+    let id = request_id(&answered);
+    let row = w.usage_row(&id).await;
+    let (_, support) = w.app.user(&w.admin, "support@test.local", "support").await;
+    let (member_id, member) = w.app.user(&w.admin, "member@test.local", "user").await;
+    let add = w.app.url(&format!("/api/v1/accounts/{}/members", w.account));
+    let added = w.admin.post(add).json(&json!({"user_id": member_id, "role": "member"})).send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+
+    let seen = support.get(w.app.url(&format!("/api/v1/usage/{id}"))).send().await.unwrap();
+    assert_eq!(seen.status(), StatusCode::OK);
+    let text = seen.text().await.unwrap();
+    let (prefix, secret) = key.rsplit_once('-').unwrap();
+    assert!(!text.contains(secret), "never the key's secret: {text}");
+    let seen: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(seen["account_id"], w.account.as_str(), "ids stay");
+    assert_eq!(seen["key_id"], key_id.as_str());
+    assert_eq!(seen["account_name"], "Demo");
+    assert_eq!(seen["key_name"], "test key");
+    assert_eq!(seen["key_prefix"], prefix);
+    assert_eq!(seen["key_owner_email"], crate::helpers::ADMIN_EMAIL, "staff see who owns the key");
+    let channel = row["channel_id"].as_str().expect("an answered request names its channel");
+    assert_eq!(seen["channel_name"], "demo-echo");
+    assert_eq!(seen["channel_names"][channel], "demo-echo");
+
+    let as_member: Value =
+        member.get(w.app.url(&format!("/api/v1/usage/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(as_member["account_name"], "Demo");
+    assert_eq!(as_member["key_name"], Value::Null, "another member's key stays unnamed, as on the keys page");
+    assert_eq!(as_member["key_owner_email"], Value::Null, "emails are for staff");
+    assert_eq!(as_member["channel_name"], "demo-echo");
+}
+
+on_both_backends!(
+    usage_lists_filter_and_page_within_the_account,
+    strangers_see_no_usage_but_support_sees_all,
+    usage_detail_names_the_account_key_and_channel,
+);
