@@ -89,6 +89,16 @@ impl Db {
         self.backend
     }
 
+    /// The `n`th (1-based) parameter of a statement built at run time. SQLite gets plain
+    /// `?`: it looks every named parameter up by a linear search, so binding a long
+    /// multi-row statement with `$n` names took time quadratic in its length.
+    pub fn placeholder(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }

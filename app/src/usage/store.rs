@@ -72,7 +72,7 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
         let placeholders: Vec<String> = (0..chunk.len())
             .map(|row| {
                 let params: Vec<String> =
-                    (1..=COLUMN_COUNT).map(|col| format!("${}", row * COLUMN_COUNT + col)).collect();
+                    (1..=COLUMN_COUNT).map(|col| db.placeholder(row * COLUMN_COUNT + col)).collect();
                 format!("({})", params.join(", "))
             })
             .collect();
