@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// One try of one upstream channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub channel_id: String,
     /// The upstream's HTTP status; `None` when it never answered (connect error, timeout).
@@ -26,6 +27,7 @@ pub struct Attempt {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageRecord {
     pub request_id: String,
     pub client_request_id: Option<String>,
@@ -54,6 +56,8 @@ pub struct UsageRecord {
 
 /// Filters of the usage list; every one optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct UsageFilter {
     pub key: Option<String>,
@@ -70,6 +74,7 @@ pub struct UsageFilter {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsagePage {
     pub rows: Vec<UsageRecord>,
     /// Pass as `cursor` for the next (older) page; `None` on the last page.
@@ -152,12 +157,7 @@ mod list_fn {
     ) -> Result<UsagePage, AppError> {
         let call = crate::state::ServerCall::begin().await?;
         let given = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let time = |param: &str, value: Option<String>| match given(value) {
-            None => Ok(None),
-            Some(text) => crate::timefmt::parse_datetime_local(&text).map(Some).ok_or_else(|| {
-                AppError::invalid(param, "Times must be a date and time such as 2030-01-31T18:00 (UTC).")
-            }),
-        };
+        let time = |param: &str, value: Option<String>| crate::timefmt::parse_form_time(param, value.as_deref());
         let result = async {
             let filter = UsageFilter {
                 key: given(key),

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod audit;
 mod bad_input;
 mod billing;
 mod cli;
@@ -10,6 +11,7 @@ mod console_pages;
 pub mod gateway;
 mod health;
 mod keys;
+mod openapi;
 mod server_functions;
 mod sign_in;
 mod tenancy;
