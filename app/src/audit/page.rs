@@ -56,7 +56,7 @@ fn AuditLog() -> impl IntoView {
         </p>
         <form method="get" action=PATH class="inline-form filters" data-testid="audit-filters">
             <label>
-                "Action" <input type="text" name="action" value=param("action") placeholder="user.create" size="14" />
+                "Action" <input type="text" name="action" value=param("action") placeholder="e.g. key.revoke" size="14" />
             </label>
             <label>
                 "Actor" <input type="text" name="actor" value=param("actor") placeholder="email or user id" size="22" />
@@ -136,7 +136,7 @@ fn AuditLog() -> impl IntoView {
 #[component]
 fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
-        <table class="table" data-testid="audit-table">
+        <table class="table audit-table" data-testid="audit-table">
             <thead>
                 <tr>
                     <th scope="col">"Time"</th>
