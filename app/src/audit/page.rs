@@ -148,14 +148,14 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
                     <th scope="col">"Change"</th>
                 </tr>
             </thead>
-            <tbody>{entries.into_iter().map(|entry| view! { <AuditRow entry /> }).collect_view()}</tbody>
+            <tbody>{entries.into_iter().map(|entry| view! { <EntryRow entry /> }).collect_view()}</tbody>
         </table>
     }
 }
 
 /// One change; its actor and action link to everything else they did or were.
 #[component]
-fn AuditRow(entry: AuditEntry) -> impl IntoView {
+fn EntryRow(entry: AuditEntry) -> impl IntoView {
     let actor = match (entry.actor_email.clone(), entry.actor_id.clone()) {
         (Some(email), _) => {
             let href = audit_href(&[("actor", email.clone())], None);
