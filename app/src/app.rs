@@ -1,6 +1,7 @@
 //! The document shell and the console's routes.
 
 use crate::accounts::{AccountPage, AccountsPage};
+use crate::audit::AuditLogPage;
 use crate::auth::SignInPage;
 use crate::billing::BalancePage;
 use crate::dashboard::DashboardPage;
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/accounts") view=AccountsPage />
                     <Route path=path!("/admin/accounts/:id") view=AccountPage />
                     <Route path=path!("/admin/tokens") view=TokensPage />
+                    <Route path=path!("/admin/audit") view=AuditLogPage />
                 </ParentRoute>
             </Routes>
         </Router>

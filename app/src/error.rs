@@ -60,6 +60,7 @@ pub enum AppError {
 /// Which layer of the request pipeline refused the request (api-contract.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Layer {
     Request,
     Identity,
@@ -198,37 +199,57 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 mod http {
-    use super::AppError;
+    use super::{AppError, Layer};
     use axum::http::{HeaderValue, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::Json;
+    use serde::Serialize;
 
     /// The header that tells clients whether the gateway or an upstream produced an error.
     pub const ERROR_SOURCE_HEADER: &str = "x-tollgate-error-source";
 
-    /// The contract's error body, in OpenAI's shape.
-    pub fn error_body(
-        message: &str,
-        error_type: &str,
-        code: &str,
-        param: Option<&str>,
-        layer: &str,
-    ) -> serde_json::Value {
-        serde_json::json!({"error": {
-            "message": message,
-            "type": error_type,
-            "code": code,
-            "param": param,
-            "layer": layer,
-            "request_id": crate::request_id::current(),
-        }})
+    /// The contract's error body, in OpenAI's shape: `{"error": {…}}`. The OpenAPI
+    /// document describes errors with this same type.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct ErrorBody {
+        pub error: ErrorDetail,
+    }
+
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct ErrorDetail {
+        /// A sentence for people; never echoes a secret.
+        pub message: String,
+        /// `invalid_request_error`, `authentication_error`, `permission_error`, `rate_limit_error`, `api_error`…
+        #[serde(rename = "type")]
+        pub error_type: String,
+        /// The machine-readable code, e.g. `not_signed_in`, `forbidden`, `not_found`, `invalid_value`.
+        pub code: String,
+        /// The field or parameter at fault, when there is one.
+        pub param: Option<String>,
+        /// Which layer refused the request.
+        pub layer: Layer,
+        /// The `x-request-id` of the response: quote it to support.
+        pub request_id: Option<String>,
+    }
+
+    /// The contract's error body as JSON.
+    pub fn error_body(message: &str, error_type: &str, code: &str, param: Option<&str>, layer: Layer) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                message: message.to_owned(),
+                error_type: error_type.to_owned(),
+                code: code.to_owned(),
+                param: param.map(str::to_owned),
+                layer,
+                request_id: crate::request_id::current(),
+            },
+        }
     }
 
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
             let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body =
-                error_body(&self.to_string(), self.error_type(), self.code(), self.param(), self.layer().as_str());
+            let body = error_body(&self.to_string(), self.error_type(), self.code(), self.param(), self.layer());
             let mut response = (status, Json(body)).into_response();
             let headers = response.headers_mut();
             headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static("gateway"));
@@ -248,4 +269,4 @@ mod http {
 }
 
 #[cfg(feature = "ssr")]
-pub use http::{error_body, ERROR_SOURCE_HEADER};
+pub use http::{error_body, ErrorBody, ErrorDetail, ERROR_SOURCE_HEADER};

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod dashboard;
@@ -23,8 +24,6 @@ pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod access;
-#[cfg(feature = "ssr")]
-pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]

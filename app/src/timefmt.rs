@@ -88,6 +88,17 @@ pub fn parse_datetime_local(text: &str) -> Option<i64> {
     Some(secs * 1000)
 }
 
+/// A time typed in a `datetime-local` form field (read as UTC); empty means none.
+#[cfg(feature = "ssr")]
+pub fn parse_form_time(param: &str, text: Option<&str>) -> Result<Option<i64>, crate::error::AppError> {
+    match text.map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => parse_datetime_local(text).map(Some).ok_or_else(|| {
+            crate::error::AppError::invalid(param, "Times must be a date and time such as 2030-01-31T18:00 (UTC).")
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-const SESSION_COOKIE: &str = "tollgate_session";
+pub const SESSION_COOKIE: &str = "tollgate_session";
 const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]

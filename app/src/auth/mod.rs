@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// One account the signed-in user belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub account_id: String,
     pub account_name: String,
@@ -28,6 +29,7 @@ pub struct Membership {
 
 /// The signed-in user as the console sees them (`GET /api/v1/me`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Viewer {
     pub user: UserView,
     pub accounts: Vec<Membership>,
@@ -36,6 +38,7 @@ pub struct Viewer {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,

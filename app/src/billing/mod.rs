@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why the balance moved: `+` grant, redemption, trial, refund; `-` usage; either way adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerKind {
     Grant,
@@ -45,6 +46,7 @@ text_enum!(LedgerKind {
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BalanceView {
     pub account_id: String,
     pub balance: i64,
@@ -60,12 +62,14 @@ pub struct BalanceView {
 /// What an account's requests were charged (micro-units, from the ledger's usage entries)
 /// since the start of the current UTC day and of the current UTC month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageSpend {
     pub today: i64,
     pub this_month: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LedgerEntry {
     pub id: String,
     pub account_id: String,
@@ -81,12 +85,15 @@ pub struct LedgerEntry {
 
 /// One page of the ledger, newest first; pass `next_cursor` back as `cursor` for the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LedgerPage {
     pub entries: Vec<LedgerEntry>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     pub cursor: Option<String>,
@@ -94,6 +101,7 @@ pub struct LedgerQuery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCredit {
     pub amount: i64,
@@ -101,6 +109,7 @@ pub struct NewCredit {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCodes {
     pub amount: i64,
@@ -110,6 +119,7 @@ pub struct NewCodes {
 
 /// A batch of redemption codes as created: the codes are shown this once, never again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IssuedCodes {
     pub amount: i64,
     pub expires_at: Option<i64>,
@@ -117,6 +127,7 @@ pub struct IssuedCodes {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Redemption {
     pub code: String,

@@ -35,6 +35,7 @@ pub const HOURS: usize = 24;
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Dashboard {
     pub account_id: String,
     pub account_name: String,
@@ -52,6 +53,7 @@ pub struct Dashboard {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Money {
     pub balance: BalanceView,
     pub spend: UsageSpend,
@@ -59,6 +61,7 @@ pub struct Money {
 
 /// Requests per UTC hour, answered or refused by each layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Traffic {
     /// UTC unix ms: the start of the first hour (inclusive) and the end of the last (exclusive).
     pub from: i64,
@@ -70,6 +73,7 @@ pub struct Traffic {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HourTraffic {
     /// UTC unix ms.
     pub start: i64,
@@ -106,6 +110,7 @@ impl HourTraffic {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExpiringKey {
     pub id: String,
     pub name: String,

@@ -4,6 +4,7 @@
 //! driver accepts too) and run through sqlx's `Any` driver; every query is exercised
 //! by the integration tests on both backends. Migrations differ per backend.
 
+pub mod conditions;
 mod sessions;
 
 pub use sessions::SessionStore;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub const KEY_KIND: &str = "tg";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Enabled,
@@ -29,6 +30,7 @@ text_enum!(KeyStatus { Enabled => "enabled", Disabled => "disabled", Revoked => 
 
 /// The policy an owner sets on a key. Empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyPolicy {
     /// UTC unix milliseconds.
     pub expires_at: Option<i64>,
@@ -42,6 +44,7 @@ pub struct KeyPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyView {
     pub id: String,
     pub account_id: String,
@@ -59,6 +62,7 @@ pub struct KeyView {
 
 /// A key as created: `secret` is the whole key, shown once and never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IssuedKey {
     pub id: String,
     pub prefix: String,
@@ -67,6 +71,7 @@ pub struct IssuedKey {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
@@ -88,6 +93,7 @@ pub struct NewKey {
 
 /// A partial update. For optional limits, `null` clears and absence keeps.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyChange {
     pub name: Option<String>,

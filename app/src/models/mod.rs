@@ -16,6 +16,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStatus {
     Active,
@@ -26,6 +27,7 @@ text_enum!(ModelStatus { Active => "active", Disabled => "disabled" });
 
 /// The wire protocol a channel speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     Openai,
@@ -38,6 +40,7 @@ text_enum!(Protocol { Openai => "openai", Anthropic => "anthropic", Echo => "ech
 
 /// One channel serving a model, with the upstream's own name for it when it differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelChannel {
     pub channel_id: String,
@@ -47,6 +50,7 @@ pub struct ModelChannel {
 
 /// A catalog entry. Prices are micro-units per million tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelView {
     pub code: String,
     pub name: String,
@@ -60,6 +64,7 @@ pub struct ModelView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewModel {
     pub code: String,
@@ -84,6 +89,7 @@ fn default_max_tokens() -> i64 {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     pub name: Option<String>,
@@ -97,6 +103,7 @@ pub struct ModelChange {
 
 /// A channel as the API shows it: the credential is write-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChannelView {
     pub id: String,
     pub name: String,
@@ -111,6 +118,7 @@ pub struct ChannelView {
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
     pub name: String,
@@ -145,6 +153,7 @@ fn default_timeout_ms() -> i64 {
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChannelChange {
     pub name: Option<String>,

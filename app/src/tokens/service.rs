@@ -11,17 +11,20 @@ use crate::state::AppState;
 
 const KIND: &str = "tgm";
 
-type TokenRow = (String, String, String, String, i64, Option<i64>, Option<i64>);
+type TokenRow = (String, String, String, String, String, i64, Option<i64>, Option<i64>);
 
-fn from_row((id, name, public_id, created_by, created_at, last_used_at, revoked_at): TokenRow) -> TokenView {
-    TokenView { id, name, prefix: format!("{KIND}-{public_id}"), created_by, created_at, last_used_at, revoked_at }
+fn from_row(
+    (id, name, public_id, created_by, created_by_email, created_at, last_used_at, revoked_at): TokenRow,
+) -> TokenView {
+    let prefix = format!("{KIND}-{public_id}");
+    TokenView { id, name, prefix, created_by, created_by_email, created_at, last_used_at, revoked_at }
 }
 
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenView>, AppError> {
     caller.admin()?;
     let rows: Vec<TokenRow> = sqlx::query_as(
-        "SELECT id, name, public_id, created_by, created_at, last_used_at, revoked_at
-         FROM management_tokens ORDER BY id DESC",
+        "SELECT t.id, t.name, t.public_id, t.created_by, u.email, t.created_at, t.last_used_at, t.revoked_at
+         FROM management_tokens t JOIN users u ON u.id = t.created_by ORDER BY t.id DESC",
     )
     .fetch_all(state.db.pool())
     .await?;
@@ -35,8 +38,16 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewToken) -> Resul
         return Err(AppError::invalid("name", "The name must have 1 to 100 characters."));
     }
     let issued = secrets::issue(KIND);
-    let row: TokenRow =
-        (new_id(), name.to_owned(), issued.public_id, admin.actor().user_id.clone(), now_ms(), None, None);
+    let row: TokenRow = (
+        new_id(),
+        name.to_owned(),
+        issued.public_id,
+        admin.actor().user_id.clone(),
+        caller.user.email.clone(),
+        now_ms(),
+        None,
+        None,
+    );
     sqlx::query(
         "INSERT INTO management_tokens (id, name, public_id, secret_hash, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -46,7 +57,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewToken) -> Resul
     .bind(&row.2)
     .bind(&issued.secret_hash)
     .bind(&row.3)
-    .bind(row.4)
+    .bind(row.5)
     .execute(state.db.pool())
     .await?;
     let view = from_row(row);

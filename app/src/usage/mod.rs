@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 /// One try of one upstream channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub channel_id: String,
     /// The upstream's HTTP status; `None` when it never answered (connect error, timeout).
@@ -27,6 +28,7 @@ pub struct Attempt {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageRecord {
     pub request_id: String,
     pub client_request_id: Option<String>,
@@ -55,6 +57,7 @@ pub struct UsageRecord {
 
 /// One usage row with the names a person needs beside its ids; never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestDetail {
     #[serde(flatten)]
     pub record: UsageRecord,
@@ -65,6 +68,7 @@ pub struct RequestDetail {
 /// Names of what a request touched. A name is `None` when its thing is gone or the caller
 /// may not see it (a member sees the names of their own keys only, as on the keys page).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestNames {
     pub account_name: Option<String>,
     pub key_name: Option<String>,
@@ -80,6 +84,8 @@ pub struct RequestNames {
 
 /// Filters of the usage list; every one optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct UsageFilter {
     pub key: Option<String>,
@@ -96,6 +102,7 @@ pub struct UsageFilter {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsagePage {
     pub rows: Vec<UsageRecord>,
     /// Pass as `cursor` for the next (older) page; `None` on the last page.
@@ -178,12 +185,7 @@ mod list_fn {
     ) -> Result<UsagePage, AppError> {
         let call = crate::state::ServerCall::begin().await?;
         let given = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let time = |param: &str, value: Option<String>| match given(value) {
-            None => Ok(None),
-            Some(text) => crate::timefmt::parse_datetime_local(&text).map(Some).ok_or_else(|| {
-                AppError::invalid(param, "Times must be a date and time such as 2030-01-31T18:00 (UTC).")
-            }),
-        };
+        let time = |param: &str, value: Option<String>| crate::timefmt::parse_form_time(param, value.as_deref());
         let result = async {
             let filter = UsageFilter {
                 key: given(key),

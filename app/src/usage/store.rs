@@ -1,6 +1,7 @@
 //! SQL owned by the usage log.
 
 use super::{UsageFilter, UsagePage, UsageRecord};
+use crate::db::conditions::{bind_all, keyset_cursor, parse_keyset_cursor, Conditions, Param};
 use crate::db::Db;
 use crate::error::AppError;
 
@@ -133,54 +134,6 @@ pub fn status_range(filter: &str) -> Result<(i64, i64), AppError> {
     }
 }
 
-/// A keyset cursor: the last row's `created_at` and `request_id`.
-fn parse_cursor(cursor: &str) -> Result<(i64, String), AppError> {
-    let invalid = || AppError::invalid("cursor", "This cursor was not issued by this API.");
-    let (created_at, request_id) = cursor.split_once('_').ok_or_else(invalid)?;
-    Ok((created_at.parse().map_err(|_| invalid())?, request_id.to_owned()))
-}
-
-/// A value bound to a numbered (`$n`) placeholder: `Any` queries need the number, and
-/// sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL refuses.
-enum Param {
-    Text(String),
-    Int(i64),
-}
-
-/// A WHERE clause holding only the conditions actually asked for, so each can use the
-/// `(account_id, created_at, request_id)` index instead of being skipped at run time.
-struct Conditions {
-    sql: String,
-    params: Vec<Param>,
-}
-
-impl Conditions {
-    fn new(first: &str, value: Param) -> Self {
-        let mut conditions = Conditions { sql: String::new(), params: Vec::new() };
-        conditions.and(first, [value]);
-        conditions
-    }
-
-    /// Appends `AND <template>`, where `{0}`, `{1}`… stand for the values' placeholders.
-    fn and(&mut self, template: &str, values: impl IntoIterator<Item = Param>) {
-        let mut clause = template.to_owned();
-        for (index, value) in values.into_iter().enumerate() {
-            self.params.push(value);
-            clause = clause.replace(&format!("{{{index}}}"), &format!("${}", self.params.len()));
-        }
-        if !self.sql.is_empty() {
-            self.sql.push_str(" AND ");
-        }
-        self.sql.push_str(&clause);
-    }
-
-    fn and_optional(&mut self, template: &str, value: Option<Param>) {
-        if let Some(value) = value {
-            self.and(template, [value]);
-        }
-    }
-}
-
 /// One account's rows, newest first, one page at a time (keyset, so deep pages stay fast).
 pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<UsagePage, AppError> {
     // Plain HTML forms send empty fields: an empty filter is no filter.
@@ -195,7 +148,7 @@ pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<Usa
     }
     conditions.and_optional("created_at >= {0}", filter.from.map(Param::Int));
     conditions.and_optional("created_at < {0}", filter.to.map(Param::Int));
-    if let Some((time, request_id)) = given(&filter.cursor).as_deref().map(parse_cursor).transpose()? {
+    if let Some((time, request_id)) = given(&filter.cursor).as_deref().map(parse_keyset_cursor).transpose()? {
         // The plain bound lets the index range start at the cursor; the rest breaks ties.
         let keyset = "created_at <= {0} AND (created_at < {0} OR request_id < {1})";
         conditions.and(keyset, [Param::Int(time), Param::Text(request_id)]);
@@ -206,17 +159,11 @@ pub async fn list(db: &Db, account_id: &str, filter: &UsageFilter) -> Result<Usa
         conditions.sql,
         conditions.params.len()
     );
-    let mut query = sqlx::query_as::<_, UsageRow>(&sql);
-    for param in conditions.params {
-        query = match param {
-            Param::Text(text) => query.bind(text),
-            Param::Int(int) => query.bind(int),
-        };
-    }
+    let query = bind_all(sqlx::query_as::<_, UsageRow>(&sql), conditions.params);
     let mut rows: Vec<UsageRecord> = query.fetch_all(db.pool()).await?.into_iter().map(UsageRecord::from).collect();
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|row| format!("{}_{}", row.created_at, row.request_id))
+        rows.last().map(|row| keyset_cursor(row.created_at, &row.request_id))
     } else {
         None
     };

@@ -1,3 +1,4 @@
+use super::docs::{BadBody, Conflict, NotFound, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
 use app::accounts::{service, AccountChange, AccountView, MemberView, NewAccount, NewMember};
@@ -6,10 +7,27 @@ use app::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+/// Accounts: every one for admin and support, the caller's own for users.
+#[utoipa::path(
+    get,
+    path = "/accounts",
+    operation_id = "list_accounts",
+    tag = "accounts",
+    responses((status = 200, description = "Accounts by name", body = [AccountView]), Refused)
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<AccountView>>, AppError> {
     Ok(axum::Json(service::list(&state, &caller).await?))
 }
 
+/// One account.
+#[utoipa::path(
+    get,
+    path = "/accounts/{id}",
+    operation_id = "get_account",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 200, description = "The account", body = AccountView), Refused, NotFound)
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -18,6 +36,15 @@ pub async fn get(
     Ok(axum::Json(service::get(&state, &caller, &id).await?))
 }
 
+/// Create an account (admin).
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    operation_id = "create_account",
+    tag = "accounts",
+    request_body = NewAccount,
+    responses((status = 201, description = "The new account", body = AccountView), BadBody, Refused, Conflict)
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -26,6 +53,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
 }
 
+/// Suspend or reactivate an account, or set its low-balance threshold (admin).
+#[utoipa::path(
+    patch,
+    path = "/accounts/{id}",
+    operation_id = "change_account",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id")),
+    request_body = AccountChange,
+    responses((status = 200, description = "The account after the change", body = AccountView), BadBody, Refused, NotFound)
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +72,15 @@ pub async fn change(
     Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
 }
 
+/// The account's members and their roles.
+#[utoipa::path(
+    get,
+    path = "/accounts/{id}/members",
+    operation_id = "list_members",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 200, description = "The members", body = [MemberView]), Refused, NotFound)
+)]
 pub async fn members(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,6 +89,16 @@ pub async fn members(
     Ok(axum::Json(service::members(&state, &caller, &id).await?))
 }
 
+/// Add a user to the account, or change their role in it (admin, the account's owners).
+#[utoipa::path(
+    post,
+    path = "/accounts/{id}/members",
+    operation_id = "add_member",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id")),
+    request_body = NewMember,
+    responses((status = 201, description = "The membership", body = MemberView), BadBody, Refused, NotFound, Conflict)
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,6 +108,15 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, axum::Json(service::add_member(&state, &caller, &id, input).await?)))
 }
 
+/// Remove a user from the account (admin, the account's owners).
+#[utoipa::path(
+    delete,
+    path = "/accounts/{id}/members/{user_id}",
+    operation_id = "remove_member",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id"), ("user_id" = String, Path, description = "The member's user id")),
+    responses((status = 204, description = "Removed"), Refused, NotFound, Conflict)
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,16 +1,26 @@
+use super::docs::{BadBody, BadQuery, Conflict, NotFound, Refused};
 use crate::http::json::Json;
 use crate::http::query::Query;
 use app::access::Caller;
 use app::billing::{
     service, BalanceView, IssuedCodes, LedgerEntry, LedgerPage, LedgerQuery, NewCodes, NewCredit, Redemption,
 };
-use app::error::AppError;
+use app::error::{AppError, ErrorBody};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
+/// The account's balance, reservations and low-balance flag (owners, admin, support).
+#[utoipa::path(
+    get,
+    path = "/accounts/{id}/balance",
+    operation_id = "get_balance",
+    tag = "billing",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 200, description = "The balance", body = BalanceView), Refused, NotFound)
+)]
 pub async fn balance(
     State(state): State<AppState>,
     caller: Caller,
@@ -19,6 +29,15 @@ pub async fn balance(
     Ok(axum::Json(service::balance(&state, &caller, &id).await?))
 }
 
+/// The account's ledger, newest first, with keyset pagination (owners, admin, support).
+#[utoipa::path(
+    get,
+    path = "/accounts/{id}/ledger",
+    operation_id = "list_ledger",
+    tag = "billing",
+    params(("id" = String, Path, description = "The account's id"), LedgerQuery),
+    responses((status = 200, description = "One page of the ledger", body = LedgerPage), BadQuery, Refused, NotFound)
+)]
 pub async fn ledger(
     State(state): State<AppState>,
     caller: Caller,
@@ -28,6 +47,19 @@ pub async fn ledger(
     Ok(axum::Json(service::ledger(&state, &caller, &id, query).await?))
 }
 
+/// Grant credit (admin); repeating it with the same `Idempotency-Key` credits nothing more.
+#[utoipa::path(
+    post,
+    path = "/accounts/{id}/credits",
+    operation_id = "grant_credit",
+    tag = "billing",
+    params(
+        ("id" = String, Path, description = "The account's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key answers with the original entry"),
+    ),
+    request_body = NewCredit,
+    responses((status = 201, description = "The ledger entry", body = LedgerEntry), BadBody, Refused, NotFound, Conflict)
+)]
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,6 +77,15 @@ pub async fn grant(
     Ok((StatusCode::CREATED, axum::Json(entry)))
 }
 
+/// Create single-use redemption codes (admin); the codes are in the answer, this once.
+#[utoipa::path(
+    post,
+    path = "/redemption-codes",
+    operation_id = "create_redemption_codes",
+    tag = "billing",
+    request_body = NewCodes,
+    responses((status = 201, description = "The codes, shown once", body = IssuedCodes), BadBody, Refused)
+)]
 pub async fn create_codes(
     State(state): State<AppState>,
     caller: Caller,
@@ -53,6 +94,23 @@ pub async fn create_codes(
     Ok((StatusCode::CREATED, axum::Json(service::create_codes(&state, &caller, input).await?)))
 }
 
+/// Top the account up with a redemption code (admin, the account's owners).
+#[utoipa::path(
+    post,
+    path = "/accounts/{id}/redeem",
+    operation_id = "redeem_code",
+    tag = "billing",
+    params(("id" = String, Path, description = "The account's id")),
+    request_body = Redemption,
+    responses(
+        (status = 201, description = "The ledger entry", body = LedgerEntry),
+        (status = 404, description = "No such account, or no such code (`unknown_redemption_code`)", body = ErrorBody),
+        (status = 409, description = "The code was used already (`redemption_code_used`)", body = ErrorBody),
+        (status = 410, description = "The code has expired (`redemption_code_expired`)", body = ErrorBody),
+        BadBody,
+        Refused,
+    )
+)]
 pub async fn redeem(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,13 +1,29 @@
+use super::docs::{BadBody, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
 use app::auth::{service, session, Credentials, Viewer};
-use app::error::AppError;
+use app::error::{AppError, ErrorBody};
 use app::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
+/// Sign in: sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/session",
+    operation_id = "sign_in",
+    tag = "session",
+    security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = Viewer),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), or a suspended user", body = ErrorBody),
+        (status = 429, description = "Too many attempts (`too_many_attempts`, with `Retry-After`)", body = ErrorBody),
+        BadBody,
+    )
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -19,11 +35,28 @@ pub async fn sign_in(
     Ok(axum::Json(service::viewer(&state, &caller, Some(&session)).await?))
 }
 
+/// Sign out: ends the session (nothing to do when there is none).
+#[utoipa::path(
+    delete,
+    path = "/session",
+    operation_id = "sign_out",
+    tag = "session",
+    security(()),
+    responses((status = 204, description = "Signed out"))
+)]
 pub async fn sign_out(session: Session) -> Result<StatusCode, AppError> {
     session::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in user, their platform role and their accounts.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "get_me",
+    tag = "session",
+    responses((status = 200, description = "Who is signed in", body = Viewer), Refused)
+)]
 pub async fn me(
     State(state): State<AppState>,
     caller: Caller,

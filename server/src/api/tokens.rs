@@ -1,3 +1,4 @@
+use super::docs::{BadBody, NotFound, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
 use app::error::AppError;
@@ -6,10 +7,27 @@ use app::tokens::{service, IssuedToken, NewToken, TokenView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+/// Every management token, newest first, without secrets (admin).
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    operation_id = "list_tokens",
+    tag = "tokens",
+    responses((status = 200, description = "The tokens", body = [TokenView]), Refused)
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<TokenView>>, AppError> {
     Ok(axum::Json(service::list(&state, &caller).await?))
 }
 
+/// Create a management token; the token is in the answer, this once (admin).
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    operation_id = "create_token",
+    tag = "tokens",
+    request_body = NewToken,
+    responses((status = 201, description = "The token and its secret, shown once", body = IssuedToken), BadBody, Refused)
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -18,6 +36,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
 }
 
+/// Revoke a management token: final (admin).
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked"), Refused, NotFound)
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

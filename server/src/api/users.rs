@@ -1,3 +1,4 @@
+use super::docs::{BadBody, Conflict, NotFound, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
 use app::error::AppError;
@@ -6,10 +7,27 @@ use app::users::{service, NewUser, UserChange, UserView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+/// Every user (admin; support reads).
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "list_users",
+    tag = "users",
+    responses((status = 200, description = "Users by email", body = [UserView]), Refused)
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Vec<UserView>>, AppError> {
     Ok(axum::Json(service::list(&state, &caller).await?))
 }
 
+/// Create a user with a platform role (admin).
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body = NewUser,
+    responses((status = 201, description = "The new user", body = UserView), BadBody, Refused, Conflict)
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -18,6 +36,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
 }
 
+/// Change a user's platform role or suspend them (admin).
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    operation_id = "change_user",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = UserChange,
+    responses((status = 200, description = "The user after the change", body = UserView), BadBody, Refused, NotFound)
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,

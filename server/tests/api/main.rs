@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod audit;
 mod bad_input;
 mod billing;
 mod cli;
@@ -11,6 +12,7 @@ mod dashboard;
 pub mod gateway;
 mod health;
 mod keys;
+mod openapi;
 mod server_functions;
 mod sign_in;
 mod tenancy;

@@ -1,6 +1,6 @@
 //! Management tokens: shown once, stored hashed, act with the creator's role, revocable.
 
-use crate::helpers::{error_of, spawn_app, Backend};
+use crate::helpers::{browser, error_of, spawn_app, Backend, ADMIN_EMAIL};
 use crate::on_both_backends;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -74,4 +74,52 @@ async fn malformed_and_forged_tokens_are_refused(backend: Backend) {
     }
 }
 
-on_both_backends!(a_token_works_until_revoked, malformed_and_forged_tokens_are_refused);
+/// The console's token server functions refuse everyone but admins, and revoking there
+/// needs the confirmation ticked.
+async fn token_server_functions_are_for_admins_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let (_, support) = app.user(&admin, "support@test.local", "support").await;
+    let (_, user) = app.user(&admin, "user@test.local", "user").await;
+    let rpc = |client: &Client, name: &str, form: &[(&str, &str)]| {
+        client.post(app.url(&format!("/rpc/{name}"))).form(form).send()
+    };
+
+    let created = rpc(&admin, "create_token", &[("name", "deploy")]).await.unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["created_by_email"], ADMIN_EMAIL);
+
+    let stranger = browser();
+    for (name, form) in [
+        ("list_tokens", vec![]),
+        ("create_token", vec![("name", "sneaky")]),
+        ("revoke_token", vec![("id", id.as_str()), ("confirm", "yes")]),
+    ] {
+        assert_eq!(rpc(&stranger, name, &form).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{name}");
+        for client in [&support, &user] {
+            let refused = rpc(client, name, &form).await.unwrap();
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{name}");
+            assert_eq!(refused.json::<Value>().await.unwrap(), json!("Forbidden"));
+        }
+    }
+
+    let unconfirmed = rpc(&admin, "revoke_token", &[("id", &id)]).await.unwrap();
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    let listed: Value = rpc(&admin, "list_tokens", &[]).await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "nobody else created a token");
+    assert!(listed[0]["revoked_at"].is_null(), "not revoked without the confirmation");
+    assert_eq!(listed[0]["created_by_email"], ADMIN_EMAIL);
+
+    let revoked = rpc(&admin, "revoke_token", &[("id", &id), ("confirm", "yes")]).await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let listed: Value = rpc(&admin, "list_tokens", &[]).await.unwrap().json().await.unwrap();
+    assert!(listed[0]["revoked_at"].is_i64());
+}
+
+on_both_backends!(
+    a_token_works_until_revoked,
+    malformed_and_forged_tokens_are_refused,
+    token_server_functions_are_for_admins_only,
+);
