@@ -71,6 +71,7 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
                 <Show when=move || is_admin>
                     <A href="/admin/users">"Users"</A>
                     <A href="/admin/tokens">"Tokens"</A>
+                    <A href="/admin/channels">"Channels"</A>
                 </Show>
             </nav>
             <AccountSwitcher viewer=viewer.clone() switch />

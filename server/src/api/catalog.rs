@@ -1,7 +1,7 @@
 use crate::http::json::Json;
 use app::access::Caller;
 use app::error::AppError;
-use app::models::{service, ChannelChange, ChannelView, ModelChange, ModelView, NewChannel, NewModel};
+use app::models::{service, ChannelChange, ChannelTest, ChannelView, ModelChange, ModelView, NewChannel, NewModel};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,4 +46,13 @@ pub async fn change_channel(
     Json(change): Json<ChannelChange>,
 ) -> Result<axum::Json<ChannelView>, AppError> {
     Ok(axum::Json(service::change_channel(&state, &caller, &id, change).await?))
+}
+
+/// One small chat request through the channel; the outcome, failed or not, is the answer.
+pub async fn test_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ChannelTest>, AppError> {
+    Ok(axum::Json(service::test_channel(&state, &caller, &id).await?))
 }

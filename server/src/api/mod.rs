@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/models/{code}", patch(catalog::change_model))
         .route("/channels", get(catalog::channels).post(catalog::create_channel))
         .route("/channels/{id}", patch(catalog::change_channel))
+        .route("/channels/{id}/test", post(catalog::test_channel))
         .route("/usage/{request_id}", get(usage::get))
         .route("/accounts/{id}/usage", get(usage::list))
         .route("/accounts/{id}/balance", get(billing::balance))

@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod billing;
 mod cli;
+mod console_edits;
 mod console_pages;
 pub mod gateway;
 mod health;
