@@ -208,7 +208,7 @@ fn KeyTable(list: KeyList, set_status: ServerAction<SetKeyStatus>, revoke: Serve
                                                 <a
                                                     class="button-link"
                                                     href=format!("/keys?edit={}", key.id)
-                                                    data-testid="edit-key"
+                                                    data-testid="edit-key-link"
                                                 >
                                                     "Edit"
                                                 </a>

@@ -205,6 +205,11 @@ fn ModelChannelsForm(
     let code = model.code.clone();
     let saved = move || matches!(update_channels.value().get(), Some(Ok(saved)) if saved.code == code);
     let error = move || update_channels.value().get().and_then(Result::err);
+    let no_channels = channels.is_empty().then(|| {
+        view! {
+            <p class="empty">"No channels yet: create one on the " <a href="/admin/channels">"Channels"</a> " page."</p>
+        }
+    });
     let rows = channels
         .into_iter()
         .map(|channel| {
@@ -240,6 +245,7 @@ fn ModelChannelsForm(
             </Show>
             <ActionForm action=update_channels attr:class="key-form" attr:data-testid="model-channels-form">
                 <input type="hidden" name="code" value=model.code.clone() />
+                {no_channels}
                 {rows}
                 <button type="submit">"Save channels"</button>
             </ActionForm>
