@@ -175,7 +175,10 @@ fn ChannelTable(
                                         </ActionForm>
                                         <ActionForm action=test attr:class="row-form">
                                             <input type="hidden" name="id" value=test_id />
-                                            <button type="submit">"Test"</button>
+                                            // One request at a time: a slow upstream can take its whole timeout.
+                                            <button type="submit" disabled=move || test.pending().get()>
+                                                "Test"
+                                            </button>
                                         </ActionForm>
                                     </div>
                                 </td>
