@@ -7,7 +7,7 @@ use crate::billing::BalancePage;
 use crate::dashboard::DashboardPage;
 use crate::keys::KeysPage;
 use crate::layout::ConsoleLayout;
-use crate::models::ModelsPage;
+use crate::models::{ChannelsPage, ModelsPage};
 use crate::tokens::TokensPage;
 use crate::usage::{SupportPage, UsageDetailPage, UsageLogPage};
 use crate::users::UsersPage;
@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/accounts/:id") view=AccountPage />
                     <Route path=path!("/admin/tokens") view=TokensPage />
                     <Route path=path!("/admin/audit") view=AuditLogPage />
+                    <Route path=path!("/admin/channels") view=ChannelsPage />
                 </ParentRoute>
             </Routes>
         </Router>

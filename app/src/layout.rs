@@ -72,6 +72,7 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
                     <A href="/admin/users">"Users"</A>
                     <A href="/admin/tokens">"Tokens"</A>
                     <A href="/admin/audit">"Audit"</A>
+                    <A href="/admin/channels">"Channels"</A>
                 </Show>
             </nav>
             <AccountSwitcher viewer=viewer.clone() switch />

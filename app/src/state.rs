@@ -5,6 +5,7 @@ use crate::auth::throttle::SignInThrottle;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::models::credential::CredentialCipher;
+use crate::models::probe::ChannelProbe;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::{header, request::Parts, StatusCode};
 use leptos::config::LeptosOptions;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub catalog_changed: Arc<Notify>,
     /// Micro-units credited to every new account (0: no trial credit).
     pub trial_credit: i64,
+    /// Sends a channel's test request (the gateway's upstream client, installed at start-up).
+    pub channel_probe: Arc<dyn ChannelProbe>,
 }
 
 impl AppState {

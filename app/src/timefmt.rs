@@ -24,12 +24,29 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (if month <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, month, day)
 }
 
-/// `2026-11-23 01:30 UTC` from UTC unix milliseconds.
-pub fn format_utc(ms: i64) -> String {
+/// `2026-11-23` and `01:30` from UTC unix milliseconds.
+fn date_and_minute(ms: i64) -> (String, String) {
     let secs = ms.div_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    (format!("{year:04}-{month:02}-{day:02}"), format!("{:02}:{:02}", rem / 3600, rem % 3600 / 60))
+}
+
+/// `2026-11-23 01:30 UTC` from UTC unix milliseconds.
+pub fn format_utc(ms: i64) -> String {
+    let (date, minute) = date_and_minute(ms);
+    format!("{date} {minute} UTC")
+}
+
+/// The start of the minute `ms` falls in.
+pub fn to_minute(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
+}
+
+/// `2026-11-23T01:30`: the value an `<input type="datetime-local">` shows (UTC).
+pub fn format_datetime_local(ms: i64) -> String {
+    let (date, minute) = date_and_minute(ms);
+    format!("{date}T{minute}")
 }
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -114,6 +131,9 @@ mod tests {
         assert_eq!(parse_datetime_local("2023-02-29T12:00"), None);
         assert_eq!(parse_datetime_local("tomorrow"), None);
         assert_eq!(parse_datetime_local("2030-01-01T24:00"), None);
+        assert_eq!(format_datetime_local(ms), "2030-02-28T23:59");
+        assert_eq!(parse_datetime_local(&format_datetime_local(ms)), Some(to_minute(ms)));
+        assert_eq!(to_minute(ms), ms - 30_000);
     }
 
     #[test]

@@ -183,3 +183,15 @@ export async function credits(page: Page, testId: string): Promise<number> {
 export async function settled(page: Page): Promise<void> {
   await page.waitForLoadState('networkidle');
 }
+
+/** Collects the page's console errors and uncaught exceptions (a hydration mismatch shows
+ *  up here) from now on; the browser's own /favicon.ico request is left out. */
+export function watchConsoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (msg) => {
+    const where = msg.location().url;
+    if (msg.type() === 'error' && !where.endsWith('/favicon.ico')) errors.push(`${msg.text()} [${where}]`);
+  });
+  page.on('pageerror', (err) => errors.push(String(err)));
+  return errors;
+}

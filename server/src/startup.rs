@@ -3,6 +3,7 @@
 use crate::bootstrap::{self, AdminCredentials, BootstrapError};
 use crate::config::Config;
 use crate::gateway::catalog::Catalog;
+use crate::gateway::probe::UpstreamProbe;
 use crate::gateway::usage_writer::UsageWriter;
 use crate::gateway::{self, Gateway, Settings};
 use crate::http::{request_id, unknown_route};
@@ -89,6 +90,7 @@ impl Application {
             credentials: Arc::new(bootstrap::credential_cipher(&config)?),
             catalog_changed: Arc::new(Notify::new()),
             trial_credit: config.trial_credit,
+            channel_probe: Arc::new(UpstreamProbe::default()),
         };
         let admin = bootstrap::ensure_admin(&state, &config).await?;
         if config.seed_demo {

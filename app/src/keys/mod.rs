@@ -157,13 +157,26 @@ pub async fn list_keys(account_id: String) -> Result<KeyList, AppError> {
     call.finish(result.await)
 }
 
-pub use create_fn::{create_key, CreateKey};
+pub use policy_forms::{create_key, update_key, CreateKey, UpdateKey};
 
 /// Its own module only so the lint allowance reaches the code the `#[server]` macro
-/// generates: a form with every policy field has more than seven fields.
+/// generates: the key forms carry every policy field, more than seven arguments.
 #[allow(clippy::too_many_arguments)]
-mod create_fn {
+mod policy_forms {
     use super::*;
+
+    /// The policy fields of the key forms as the browser sends them: numbers, dates and
+    /// the allowlist as text, an empty field meaning "none".
+    #[cfg(feature = "ssr")]
+    struct PolicyText {
+        expires_at: Option<String>,
+        ip_allowlist: Option<String>,
+        model_whitelist: Option<Vec<String>>,
+        rpm: Option<String>,
+        tpm: Option<String>,
+        max_concurrency: Option<String>,
+        spend_cap: Option<String>,
+    }
 
     /// An optional number from a form field: empty means "none".
     #[cfg(feature = "ssr")]
@@ -176,7 +189,42 @@ mod create_fn {
         }
     }
 
-    /// Creates a key from the console's form; numbers and dates arrive as text.
+    #[cfg(feature = "ssr")]
+    impl PolicyText {
+        fn parse(self) -> Result<KeyPolicy, AppError> {
+            let expires_at = match self.expires_at.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(crate::timefmt::parse_datetime_local(text).ok_or_else(|| {
+                    AppError::invalid("expires_at", "The expiry must be a date and time, e.g. 2030-01-31T18:00 (UTC).")
+                })?),
+            };
+            let spend_cap = match self.spend_cap.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(crate::money::parse_credits(text).ok_or_else(|| {
+                    AppError::invalid("spend_cap", "The spend cap must be an amount of credits such as 25 or 2.5.")
+                })?),
+            };
+            let ip_allowlist = self
+                .ip_allowlist
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Ok(KeyPolicy {
+                expires_at,
+                ip_allowlist,
+                model_whitelist: self.model_whitelist.unwrap_or_default(),
+                spend_cap,
+                rpm: optional_number("rpm", self.rpm, "Requests per minute")?,
+                tpm: optional_number("tpm", self.tpm, "Tokens per minute")?,
+                max_concurrency: optional_number("max_concurrency", self.max_concurrency, "Concurrency")?,
+            })
+        }
+    }
+
+    /// Creates a key from the console's form.
     #[server(prefix = "/rpc", endpoint = "create_key")]
     pub async fn create_key(
         account_id: String,
@@ -190,45 +238,65 @@ mod create_fn {
         spend_cap: Option<String>,
     ) -> Result<IssuedKey, AppError> {
         let call = crate::state::ServerCall::begin().await?;
-        let input = async {
-            let expires_at = match expires_at.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(text) => Some(crate::timefmt::parse_datetime_local(text).ok_or_else(|| {
-                    AppError::invalid("expires_at", "The expiry must be a date and time, e.g. 2030-01-31T18:00 (UTC).")
-                })?),
-            };
-            let spend_cap = match spend_cap.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(text) => Some(crate::money::parse_credits(text).ok_or_else(|| {
-                    AppError::invalid("spend_cap", "The spend cap must be an amount of credits such as 25 or 2.5.")
-                })?),
-            };
-            let ip_allowlist = ip_allowlist
-                .unwrap_or_default()
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(str::to_owned)
-                .collect();
-            Ok::<_, AppError>(NewKey {
-                name,
-                expires_at,
-                ip_allowlist,
-                model_whitelist: model_whitelist.unwrap_or_default(),
-                spend_cap,
-                rpm: optional_number("rpm", rpm, "Requests per minute")?,
-                tpm: optional_number("tpm", tpm, "Tokens per minute")?,
-                max_concurrency: optional_number("max_concurrency", max_concurrency, "Concurrency")?,
-            })
-        };
-        let result = match input.await {
-            Ok(input) => service::create(&call.state, &call.caller, &account_id, input).await,
+        let text = PolicyText { expires_at, ip_allowlist, model_whitelist, rpm, tpm, max_concurrency, spend_cap };
+        let result = match text.parse() {
+            Ok(policy) => {
+                let input = NewKey {
+                    name,
+                    expires_at: policy.expires_at,
+                    ip_allowlist: policy.ip_allowlist,
+                    model_whitelist: policy.model_whitelist,
+                    spend_cap: policy.spend_cap,
+                    rpm: policy.rpm,
+                    tpm: policy.tpm,
+                    max_concurrency: policy.max_concurrency,
+                };
+                service::create(&call.state, &call.caller, &account_id, input).await
+            }
             Err(err) => Err(err),
         };
         if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
             crate::state::put_flash(NEW_KEY_FLASH, issued).await?;
         }
         call.finish(result)
+    }
+
+    /// Replaces a key's name and whole policy from the console's edit form (an empty
+    /// field clears its limit), through the same service as `PATCH /api/v1/keys/{id}`.
+    #[server(prefix = "/rpc", endpoint = "update_key")]
+    pub async fn update_key(
+        id: String,
+        name: String,
+        expires_at: Option<String>,
+        ip_allowlist: Option<String>,
+        model_whitelist: Option<Vec<String>>,
+        rpm: Option<String>,
+        tpm: Option<String>,
+        max_concurrency: Option<String>,
+        spend_cap: Option<String>,
+    ) -> Result<KeyView, AppError> {
+        let call = crate::state::ServerCall::begin().await?;
+        let result = async {
+            let before = service::get(&call.state, &call.caller, &id).await?;
+            let text = PolicyText { expires_at, ip_allowlist, model_whitelist, rpm, tpm, max_concurrency, spend_cap };
+            let policy = text.parse()?;
+            // The form shows the expiry to the minute: sent back as shown, it keeps the
+            // stored value (and an expiry already past is not re-checked).
+            let shown = before.policy.expires_at.map(crate::timefmt::to_minute);
+            let change = KeyChange {
+                name: Some(name),
+                status: None,
+                expires_at: (policy.expires_at != shown).then_some(policy.expires_at),
+                ip_allowlist: Some(policy.ip_allowlist),
+                model_whitelist: Some(policy.model_whitelist),
+                spend_cap: Some(policy.spend_cap),
+                rpm: Some(policy.rpm),
+                tpm: Some(policy.tpm),
+                max_concurrency: Some(policy.max_concurrency),
+            };
+            service::change(&call.state, &call.caller, &id, change).await
+        };
+        call.finish(result.await)
     }
 }
 

@@ -18,6 +18,26 @@ pub fn parse_allowlist_entry(entry: &str) -> Option<IpNet> {
     entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
+/// Refuses an allowlist with bad entries, naming every one of them (one line each), so
+/// a person fixes them all at once; `param` points at the first.
+fn check_allowlist(entries: &[String]) -> Result<(), AppError> {
+    let bad: Vec<(usize, &String)> =
+        entries.iter().enumerate().filter(|(_, entry)| parse_allowlist_entry(entry).is_none()).collect();
+    let Some((first, _)) = bad.first() else {
+        return Ok(());
+    };
+    let lines: Vec<String> = bad
+        .iter()
+        .map(|(index, entry)| {
+            format!(
+                "Entry {}: `{entry}` is not an IP address or CIDR (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32).",
+                index + 1
+            )
+        })
+        .collect();
+    Err(AppError::invalid(&format!("ip_allowlist[{first}]"), lines.join("\n")))
+}
+
 async fn validate(state: &AppState, name: &str, policy: &KeyPolicy) -> Result<(), AppError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid("name", "The name must have 1 to 100 characters."));
@@ -27,14 +47,7 @@ async fn validate(state: &AppState, name: &str, policy: &KeyPolicy) -> Result<()
             return Err(AppError::invalid("expires_at", "The expiry must be in the future."));
         }
     }
-    for (index, entry) in policy.ip_allowlist.iter().enumerate() {
-        if parse_allowlist_entry(entry).is_none() {
-            return Err(AppError::invalid(
-                &format!("ip_allowlist[{index}]"),
-                format!("`{entry}` is not an IP address or CIDR (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32)."),
-            ));
-        }
-    }
+    check_allowlist(&policy.ip_allowlist)?;
     let models = catalog::models(&state.db).await?;
     for (index, code) in policy.model_whitelist.iter().enumerate() {
         if !models.iter().any(|model| &model.code == code) {
@@ -158,4 +171,24 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<KeyVi
     audit::record(state, scope.actor(), entry).await?;
     state.announce_catalog_change();
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_allowlist;
+    use crate::error::AppError;
+
+    #[test]
+    fn names_every_bad_allowlist_entry() {
+        let entries: Vec<String> = ["10.0.0.0/8", "nope", "::1", "10.0.0.300"].map(String::from).to_vec();
+        let Err(AppError::InvalidValue { param, message }) = check_allowlist(&entries) else {
+            panic!("bad entries are refused");
+        };
+        assert_eq!(param, "ip_allowlist[1]");
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 2, "{message}");
+        assert!(lines[0].starts_with("Entry 2: `nope` is not an IP address or CIDR"), "{message}");
+        assert!(lines[1].starts_with("Entry 4: `10.0.0.300`"), "{message}");
+        assert!(check_allowlist(&entries[..1]).is_ok());
+    }
 }

@@ -1,13 +1,18 @@
 //! The model catalog and the channels (upstream providers) that serve each model.
 
+mod channel_page;
+mod channels;
 #[cfg(feature = "ssr")]
 pub mod credential;
 mod page;
+#[cfg(feature = "ssr")]
+pub mod probe;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 
+pub use channel_page::ChannelsPage;
 pub use page::ModelsPage;
 
 use crate::error::AppError;
@@ -157,6 +162,7 @@ fn default_timeout_ms() -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct ChannelChange {
     pub name: Option<String>,
+    pub protocol: Option<Protocol>,
     pub base_url: Option<String>,
     /// A new credential; the old one is never shown.
     pub credential: Option<String>,
@@ -182,7 +188,26 @@ macro_rules! redacted_debug {
 }
 
 redacted_debug!(NewChannel, name, protocol, base_url, models, priority, weight, enabled, timeout_ms);
-redacted_debug!(ChannelChange, name, base_url, models, priority, weight, enabled, timeout_ms);
+redacted_debug!(ChannelChange, name, protocol, base_url, models, priority, weight, enabled, timeout_ms);
+
+/// The outcome of testing a channel with one small chat request (not billed, no usage row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChannelTest {
+    pub channel_id: String,
+    pub channel_name: String,
+    /// The catalog model asked for, and the upstream's name for it.
+    pub model: String,
+    pub upstream_model: String,
+    /// The upstream answered 2xx with a completion.
+    pub ok: bool,
+    /// The upstream's HTTP status; none when it could not be reached or timed out.
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub upstream_request_id: Option<String>,
+    /// What went wrong, as a sentence.
+    pub error: Option<String>,
+}
 
 /// The catalog, for everyone signed in.
 #[server(prefix = "/rpc", endpoint = "list_catalog")]
@@ -215,4 +240,31 @@ pub async fn update_model(
         service::change_model(&call.state, &call.caller, &code, change).await
     };
     call.finish(result.await)
+}
+
+/// An admin's choice of the channels serving one model, from the console's form. The
+/// form lists every channel (`channel_ids`) with the upstream's own name for the model
+/// on it (`upstream_models`, same order, blank: the model's code); `serve` holds the
+/// ticked ones. (Ids make poor form keys: the form decoder reads `name[019a…]` as an index.)
+#[server(prefix = "/rpc", endpoint = "update_model_channels")]
+pub async fn update_model_channels(
+    code: String,
+    serve: Option<Vec<String>>,
+    channel_ids: Option<Vec<String>>,
+    upstream_models: Option<Vec<String>>,
+) -> Result<ModelView, AppError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let serve = serve.unwrap_or_default();
+    let links = channel_ids
+        .unwrap_or_default()
+        .into_iter()
+        .zip(upstream_models.unwrap_or_default())
+        .filter(|(channel_id, _)| serve.contains(channel_id))
+        .map(|(channel_id, upstream_model)| {
+            let upstream_model = Some(upstream_model.trim().to_owned()).filter(|name| !name.is_empty());
+            ModelChannel { channel_id, upstream_model }
+        })
+        .collect();
+    let change = ModelChange { channels: Some(links), ..ModelChange::default() };
+    call.finish(service::change_model(&call.state, &call.caller, &code, change).await)
 }

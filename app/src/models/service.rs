@@ -1,7 +1,8 @@
 //! Reading and changing the catalog. Everyone signed in reads models; admins write.
 
+use super::probe::{ProbeOutcome, ProbeTarget};
 use super::store::{self, ChannelRecord};
-use super::{ChannelChange, ChannelView, ModelChange, ModelView, NewChannel, NewModel, Protocol};
+use super::{ChannelChange, ChannelTest, ChannelView, ModelChange, ModelView, NewChannel, NewModel, Protocol};
 use crate::access::Caller;
 use crate::audit;
 use crate::clock::new_id;
@@ -34,9 +35,18 @@ fn validate_model(model: &ModelView, known_channels: &[ChannelRecord]) -> Result
             return Err(AppError::invalid(param, "Token counts must be positive."));
         }
     }
-    for link in &model.channels {
+    for (index, link) in model.channels.iter().enumerate() {
         if !known_channels.iter().any(|channel| channel.view.id == link.channel_id) {
             return Err(AppError::invalid("channels", format!("No channel has the id {}.", link.channel_id)));
+        }
+        if link.upstream_model.as_deref().is_some_and(|name| name.trim().is_empty()) {
+            return Err(AppError::invalid(
+                "channels",
+                "An upstream model name cannot be empty; leave it out to use the model's code.",
+            ));
+        }
+        if model.channels[..index].iter().any(|earlier| earlier.channel_id == link.channel_id) {
+            return Err(AppError::invalid("channels", format!("The channel {} is listed twice.", link.channel_id)));
         }
     }
     Ok(())
@@ -152,6 +162,7 @@ pub async fn change_channel(
     let sealed = seal(state, change.credential.as_deref());
     let after = ChannelView {
         name: change.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| before.name.clone()),
+        protocol: change.protocol.unwrap_or(before.protocol),
         base_url: change
             .base_url
             .map(|u| u.trim().trim_end_matches('/').to_owned())
@@ -170,4 +181,48 @@ pub async fn change_channel(
     audit::record(state, admin.actor(), entry).await?;
     state.announce_catalog_change();
     Ok(after)
+}
+
+/// Sends one small chat request through the channel, for the first model it serves, and
+/// reports how it went. Nothing is reserved, charged or written to the usage log; the
+/// test is audited.
+pub async fn test_channel(state: &AppState, caller: &Caller, id: &str) -> Result<ChannelTest, AppError> {
+    let admin = caller.admin()?;
+    let record = store::channel(&state.db, id).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let model = record.view.models.first().cloned().ok_or_else(|| {
+        AppError::Conflict("This channel serves no model yet; choose at least one before testing it.".into())
+    })?;
+    let upstream_model = store::model(&state.db, &model)
+        .await?
+        .and_then(|view| view.channels.into_iter().find(|link| link.channel_id == id))
+        .and_then(|link| link.upstream_model)
+        .unwrap_or_else(|| model.clone());
+    let outcome = match record.sealed_credential.as_deref().map(|sealed| state.credentials.decrypt(sealed)) {
+        Some(Err(_)) => ProbeOutcome {
+            status: None,
+            latency_ms: 0,
+            upstream_request_id: None,
+            error: Some("The stored credential cannot be decrypted with the configured key; enter it again.".into()),
+        },
+        credential => {
+            let credential = credential.and_then(Result::ok).map(Into::into);
+            let target =
+                ProbeTarget { channel: record.view.clone(), credential, upstream_model: upstream_model.clone() };
+            state.channel_probe.probe(target).await
+        }
+    };
+    let ok = outcome.error.is_none() && outcome.status.is_some_and(|status| (200..300).contains(&status));
+    let test = ChannelTest {
+        channel_id: id.to_owned(),
+        channel_name: record.view.name,
+        model,
+        upstream_model,
+        ok,
+        status: outcome.status,
+        latency_ms: outcome.latency_ms,
+        upstream_request_id: outcome.upstream_request_id,
+        error: outcome.error,
+    };
+    audit::record(state, admin.actor(), audit::Entry::new("channel.test", "channel", id).after(&test)).await?;
+    Ok(test)
 }

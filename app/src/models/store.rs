@@ -165,7 +165,8 @@ async fn replace_model_links(
     Ok(())
 }
 
-/// Inserts or updates a channel; `models` replaces the models it serves when given.
+/// Inserts or updates a channel; `models` replaces the models it serves when given
+/// (a model it keeps serving keeps its upstream name).
 pub async fn save_channel(
     db: &Db,
     channel: &ChannelView,
@@ -178,7 +179,7 @@ pub async fn save_channel(
     sqlx::query(
         "INSERT INTO channels (id, name, protocol, base_url, credential, priority, weight, status, timeout_ms, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, base_url = excluded.base_url,
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, protocol = excluded.protocol, base_url = excluded.base_url,
            credential = COALESCE(excluded.credential, channels.credential), priority = excluded.priority,
            weight = excluded.weight, status = excluded.status, timeout_ms = excluded.timeout_ms, updated_at = excluded.updated_at",
     )
@@ -196,13 +197,26 @@ pub async fn save_channel(
     .await
     .map_err(conflict("channel"))?;
     if let Some(models) = models {
-        sqlx::query("DELETE FROM model_channels WHERE channel_id = $1").bind(&channel.id).execute(&mut *tx).await?;
-        for code in models {
-            sqlx::query("INSERT INTO model_channels (model_code, channel_id) VALUES ($1, $2)")
+        let served: Vec<(String,)> = sqlx::query_as("SELECT model_code FROM model_channels WHERE channel_id = $1")
+            .bind(&channel.id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (code,) in served.iter().filter(|(code,)| !models.contains(code)) {
+            sqlx::query("DELETE FROM model_channels WHERE model_code = $1 AND channel_id = $2")
                 .bind(code)
                 .bind(&channel.id)
                 .execute(&mut *tx)
                 .await?;
+        }
+        for code in models {
+            sqlx::query(
+                "INSERT INTO model_channels (model_code, channel_id) VALUES ($1, $2)
+                 ON CONFLICT (model_code, channel_id) DO NOTHING",
+            )
+            .bind(code)
+            .bind(&channel.id)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await?;

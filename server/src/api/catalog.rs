@@ -2,7 +2,7 @@ use super::docs::{BadBody, Conflict, NotFound, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
 use app::error::AppError;
-use app::models::{service, ChannelChange, ChannelView, ModelChange, ModelView, NewChannel, NewModel};
+use app::models::{service, ChannelChange, ChannelTest, ChannelView, ModelChange, ModelView, NewChannel, NewModel};
 use app::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -101,4 +101,27 @@ pub async fn change_channel(
     Json(change): Json<ChannelChange>,
 ) -> Result<axum::Json<ChannelView>, AppError> {
     Ok(axum::Json(service::change_channel(&state, &caller, &id, change).await?))
+}
+
+/// One small chat request through the channel; the outcome, failed or not, is the answer.
+/// Not billed, no usage row; audited as `channel.test`.
+#[utoipa::path(
+    post,
+    path = "/channels/{id}/test",
+    operation_id = "test_channel",
+    tag = "catalog",
+    params(("id" = String, Path, description = "The channel's id")),
+    responses(
+        (status = 200, description = "What the upstream answered, or why it failed", body = ChannelTest),
+        Conflict,
+        Refused,
+        NotFound
+    )
+)]
+pub async fn test_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ChannelTest>, AppError> {
+    Ok(axum::Json(service::test_channel(&state, &caller, &id).await?))
 }

@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         routes!(catalog::change_model),
         routes!(catalog::channels, catalog::create_channel),
         routes!(catalog::change_channel),
+        routes!(catalog::test_channel),
         routes!(usage::get),
         routes!(usage::list),
         routes!(dashboard::get),

@@ -13,6 +13,7 @@ mod flight;
 mod identity;
 mod limits;
 pub mod metrics;
+pub mod probe;
 pub mod protocol;
 mod request;
 mod routing;

@@ -1,7 +1,7 @@
 //! Calling upstream channels: building each protocol's request, failing over on connect
 //! errors, timeouts and 5xx, passing 4xx through, and recording every attempt.
 
-use super::catalog::{CatalogModel, Target};
+use super::catalog::{CatalogModel, Channel, Target};
 use super::error::GatewayError;
 use super::flight::Flight;
 use super::protocol::{anthropic, echo, openai, Completion, Conversation, Dialect, StreamEvent, Usage};
@@ -153,7 +153,7 @@ async fn attempt(
                 error,
             })
         };
-    let call = build(gateway, target, &body).send();
+    let call = build(&gateway.http, channel, &body).send();
     let response = match tokio::time::timeout(channel.timeout, call).await {
         Err(_) => {
             record(flight, None, None, Some("timeout".into()));
@@ -194,16 +194,16 @@ async fn attempt(
     whole_answer(dialect, channel.protocol, bytes).map_err(Failure::Final)
 }
 
-fn build(gateway: &Gateway, target: &Target, body: &Value) -> reqwest::RequestBuilder {
-    let channel = &target.channel;
+/// The request to `channel` in its protocol, with its credential (the probe uses it too).
+pub(super) fn build(http: &reqwest::Client, channel: &Channel, body: &Value) -> reqwest::RequestBuilder {
     let (url, builder) = match channel.protocol {
         Protocol::Anthropic => {
             let url = format!("{}/v1/messages", channel.base_url);
-            (url.clone(), gateway.http.post(url).header("anthropic-version", anthropic::VERSION))
+            (url.clone(), http.post(url).header("anthropic-version", anthropic::VERSION))
         }
         _ => {
             let url = format!("{}/chat/completions", channel.base_url);
-            (url.clone(), gateway.http.post(url))
+            (url.clone(), http.post(url))
         }
     };
     tracing::debug!(%url, channel = %channel.id, "calling upstream");
@@ -216,7 +216,7 @@ fn build(gateway: &Gateway, target: &Target, body: &Value) -> reqwest::RequestBu
 }
 
 /// A connection failure described without the URL (which may carry credentials).
-fn connection_error(err: &reqwest::Error) -> String {
+pub(super) fn connection_error(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         "timeout".into()
     } else if err.is_connect() {
@@ -226,7 +226,7 @@ fn connection_error(err: &reqwest::Error) -> String {
     }
 }
 
-fn upstream_request_id(response: &reqwest::Response) -> Option<String> {
+pub(super) fn upstream_request_id(response: &reqwest::Response) -> Option<String> {
     ["x-request-id", "request-id"]
         .iter()
         .find_map(|name| response.headers().get(*name))
@@ -235,7 +235,7 @@ fn upstream_request_id(response: &reqwest::Response) -> Option<String> {
 }
 
 /// The upstream's 4xx, keeping its status, type, code and message.
-fn upstream_refusal(status: u16, body: &[u8]) -> GatewayError {
+pub(super) fn upstream_refusal(status: u16, body: &[u8]) -> GatewayError {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = value.get("error").unwrap_or(&Value::Null);
     let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_owned);

@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod billing;
 mod cli;
+mod console_edits;
 mod console_pages;
 mod dashboard;
 pub mod gateway;

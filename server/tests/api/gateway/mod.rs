@@ -2,6 +2,7 @@
 //! another, keys, models and channels created through the management API.
 
 mod billing;
+mod channel_test;
 mod contract;
 mod ip_allowlist;
 mod malformed;

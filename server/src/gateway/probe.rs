@@ -1,0 +1,88 @@
+//! A channel's test from the console: one small chat request through the channel, built
+//! and sent by the same code as the data plane's (`upstream::build`), but outside its
+//! pipeline: nothing is reserved, charged or written to the usage log, and the channel's
+//! health is left alone. The console audits the test.
+
+use super::catalog::Channel;
+use super::error::GatewayError;
+use super::protocol::{anthropic, openai, Conversation, Role, Turn};
+use super::upstream;
+use app::models::probe::{ChannelProbe, ProbeOutcome, ProbeTarget};
+use app::models::Protocol;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Short, so a test costs the provider next to nothing.
+const PROMPT: &str = "Reply with the single word OK.";
+const MAX_TOKENS: u64 = 8;
+
+/// Sends test requests with its own HTTP client, apart from the gateway's connection pool.
+#[derive(Default)]
+pub struct UpstreamProbe {
+    http: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl ChannelProbe for UpstreamProbe {
+    async fn probe(&self, target: ProbeTarget) -> ProbeOutcome {
+        let view = target.channel;
+        let channel = Channel {
+            id: view.id,
+            protocol: view.protocol,
+            base_url: view.base_url,
+            credential: target.credential,
+            priority: view.priority,
+            weight: view.weight,
+            enabled: view.enabled,
+            timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
+        };
+        let conversation = Conversation {
+            turns: vec![Turn { role: Role::User, text: PROMPT.to_owned() }],
+            max_tokens: Some(MAX_TOKENS),
+            ..Conversation::default()
+        };
+        let body = match channel.protocol {
+            // Answers locally, as in the data plane: reaching it is all there is to test.
+            Protocol::Echo => {
+                return ProbeOutcome { status: Some(200), latency_ms: 0, upstream_request_id: None, error: None }
+            }
+            Protocol::Openai => openai::request_body(&conversation, &target.upstream_model),
+            Protocol::Anthropic => anthropic::request_body(&conversation, &target.upstream_model, MAX_TOKENS),
+        };
+        self.send(&channel, &body).await
+    }
+}
+
+impl UpstreamProbe {
+    async fn send(&self, channel: &Channel, body: &Value) -> ProbeOutcome {
+        let started = Instant::now();
+        let timed_out = || GatewayError::UpstreamTimeout { timeout_ms: channel.timeout.as_millis() as i64 }.to_string();
+        let unreachable =
+            |err: &reqwest::Error| format!("The upstream could not be reached ({}).", upstream::connection_error(err));
+        let call = upstream::build(&self.http, channel, body).send();
+        let response = match tokio::time::timeout(channel.timeout, call).await {
+            Ok(Ok(response)) => response,
+            failed => {
+                let error = match failed {
+                    Ok(Err(err)) => unreachable(&err),
+                    _ => timed_out(),
+                };
+                let latency_ms = started.elapsed().as_millis() as i64;
+                return ProbeOutcome { status: None, latency_ms, upstream_request_id: None, error: Some(error) };
+            }
+        };
+        let status = response.status().as_u16();
+        let upstream_request_id = upstream::upstream_request_id(&response);
+        let remaining = channel.timeout.saturating_sub(started.elapsed());
+        let error = match tokio::time::timeout(remaining, response.bytes()).await {
+            Err(_) => Some(timed_out()),
+            Ok(Err(err)) => Some(unreachable(&err)),
+            Ok(Ok(bytes)) if status >= 400 => Some(upstream::upstream_refusal(status, &bytes).to_string()),
+            Ok(Ok(bytes)) => serde_json::from_slice::<Value>(&bytes)
+                .is_err()
+                .then(|| format!("The upstream answered with status {status}, but not with JSON.")),
+        };
+        let latency_ms = started.elapsed().as_millis() as i64;
+        ProbeOutcome { status: Some(status), latency_ms, upstream_request_id, error }
+    }
+}
