@@ -49,9 +49,10 @@ pub enum AppError {
     UnknownRoute { method: String, path: String },
     #[error("Method {method} is not allowed on {path}.")]
     MethodNotAllowed { method: String, path: String },
-    /// The cause is logged where this is built and never sent to the client.
-    #[error("Something went wrong on our side. Quote the request id to support.")]
-    Internal,
+    /// The cause is logged where this is built and never sent to the client; the id of
+    /// the request that failed is, so a person can quote it to support.
+    #[error("Something went wrong on our side. {}", quote_to_support(request_id.as_deref()))]
+    Internal { request_id: Option<String> },
     /// A failure of the server-function transport itself (network, decoding).
     #[error("The console could not reach the server: {0}")]
     Transport(String),
@@ -87,7 +88,24 @@ impl Layer {
     }
 }
 
+/// What to tell support, with the failed request's id when it is known.
+fn quote_to_support(request_id: Option<&str>) -> String {
+    match request_id {
+        Some(id) => format!("Quote request id {id} to support."),
+        None => "Quote the request id to support.".to_owned(),
+    }
+}
+
 impl AppError {
+    /// A failure on our side during the current request (whose id it carries).
+    pub fn internal() -> Self {
+        #[cfg(feature = "ssr")]
+        let request_id = crate::request_id::current();
+        #[cfg(not(feature = "ssr"))]
+        let request_id = None;
+        AppError::Internal { request_id }
+    }
+
     pub fn not_found(what: &str) -> Self {
         AppError::NotFound { what: what.to_owned() }
     }
@@ -115,7 +133,7 @@ impl AppError {
             AppError::Conflict(_) | AppError::RedemptionCodeUsed => 409,
             AppError::RedemptionCodeExpired => 410,
             AppError::MethodNotAllowed { .. } => 405,
-            AppError::Internal | AppError::Transport(_) => 500,
+            AppError::Internal { .. } | AppError::Transport(_) => 500,
         }
     }
 
@@ -142,7 +160,7 @@ impl AppError {
             AppError::RedemptionCodeExpired => "redemption_code_expired",
             AppError::UnknownRoute { .. } => "unknown_route",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
-            AppError::Internal | AppError::Transport(_) => "internal_error",
+            AppError::Internal { .. } | AppError::Transport(_) => "internal_error",
         }
     }
 
@@ -165,7 +183,7 @@ impl AppError {
             | AppError::UserSuspended
             | AppError::TooManyAttempts { .. } => Layer::Identity,
             AppError::Forbidden => Layer::Permission,
-            AppError::Internal | AppError::Transport(_) => Layer::Internal,
+            AppError::Internal { .. } | AppError::Transport(_) => Layer::Internal,
             _ => Layer::Request,
         }
     }
@@ -263,7 +281,7 @@ mod http {
     impl From<sqlx::Error> for AppError {
         fn from(err: sqlx::Error) -> Self {
             tracing::error!(error = %err, "database error");
-            AppError::Internal
+            AppError::internal()
         }
     }
 }

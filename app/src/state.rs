@@ -52,7 +52,7 @@ pub struct ServerCall {
 
 impl ServerCall {
     pub async fn begin() -> Result<ServerCall, AppError> {
-        let state = use_context::<AppState>().ok_or(AppError::Internal)?;
+        let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
         let mut parts = request_parts()?;
         match Caller::from_request_parts(&mut parts, &state).await {
             Ok(caller) => Ok(ServerCall { state, caller }),
@@ -67,12 +67,12 @@ impl ServerCall {
 
 /// The head of the HTTP request a server function is serving.
 pub fn request_parts() -> Result<Parts, AppError> {
-    use_context::<Parts>().ok_or(AppError::Internal)
+    use_context::<Parts>().ok_or_else(AppError::internal)
 }
 
 /// The session of the request a server function is serving.
 pub fn session() -> Result<tower_sessions::Session, AppError> {
-    request_parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or(AppError::Internal)
+    request_parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or_else(AppError::internal)
 }
 
 /// Sets the response status of the current server function from its error.
@@ -108,7 +108,7 @@ fn this_request_id() -> Option<String> {
 
 pub async fn put_flash<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), AppError> {
     let flash = Flash { value, shown_in: None };
-    session()?.insert(key, &flash).await.map_err(|_| AppError::Internal)
+    session()?.insert(key, &flash).await.map_err(|_| AppError::internal())
 }
 
 /// The flash under `key` for this page render, once; later requests no longer see it.
@@ -118,19 +118,19 @@ pub async fn take_flash<T: serde::Serialize + serde::de::DeserializeOwned + Send
     let session = session()?;
     // Only touch the session when there is a flash: every write marks it modified, and
     // page views saving it could race with a form post writing it.
-    let Some(mut flash) = session.get::<Flash<T>>(key).await.map_err(|_| AppError::Internal)? else {
+    let Some(mut flash) = session.get::<Flash<T>>(key).await.map_err(|_| AppError::internal())? else {
         return Ok(None);
     };
     let request_id = this_request_id();
     match (&flash.shown_in, &request_id) {
         (None, _) => {
             flash.shown_in = request_id;
-            session.insert(key, &flash).await.map_err(|_| AppError::Internal)?;
+            session.insert(key, &flash).await.map_err(|_| AppError::internal())?;
             Ok(Some(flash.value))
         }
         (Some(shown_in), Some(current)) if shown_in == current => Ok(Some(flash.value)),
         _ => {
-            session.remove_value(key).await.map_err(|_| AppError::Internal)?;
+            session.remove_value(key).await.map_err(|_| AppError::internal())?;
             Ok(None)
         }
     }

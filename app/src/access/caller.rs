@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Caller {
         let user_id = if let Some(token) = bearer_token(parts) {
             tokens::service::authenticate(state, token).await?
         } else {
-            let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
+            let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::internal())?;
             session::signed_in_user(&session).await?.ok_or(AppError::Unauthenticated)?
         };
         let user = users_store::by_id(&state.db, &user_id).await?.ok_or(AppError::Unauthenticated)?.view;

@@ -14,7 +14,7 @@ const SELECT_ACCOUNT: &str = "SELECT id, name, status, balance, low_balance_thre
 fn from_row(
     (id, name, status, balance, low_balance_threshold, created_at): AccountRow,
 ) -> Result<AccountView, AppError> {
-    let status = Status::parse(&status).ok_or(AppError::Internal)?;
+    let status = Status::parse(&status).ok_or_else(AppError::internal)?;
     Ok(AccountView { id, name, status, balance, low_balance_threshold, created_at })
 }
 
@@ -103,7 +103,7 @@ pub async fn membership(db: &Db, account_id: &str, user_id: &str) -> Result<Opti
             .bind(user_id)
             .fetch_optional(db.pool())
             .await?;
-    role.map(|role| MembershipRole::parse(&role).ok_or(AppError::Internal)).transpose()
+    role.map(|role| MembershipRole::parse(&role).ok_or_else(AppError::internal)).transpose()
 }
 
 pub async fn memberships_of(db: &Db, user_id: &str) -> Result<Vec<Membership>, AppError> {
@@ -116,7 +116,7 @@ pub async fn memberships_of(db: &Db, user_id: &str) -> Result<Vec<Membership>, A
     .await?;
     rows.into_iter()
         .map(|(account_id, account_name, role)| {
-            let role = MembershipRole::parse(&role).ok_or(AppError::Internal)?;
+            let role = MembershipRole::parse(&role).ok_or_else(AppError::internal)?;
             Ok(Membership { account_id, account_name, role })
         })
         .collect()
@@ -132,7 +132,7 @@ pub async fn members(db: &Db, account_id: &str) -> Result<Vec<MemberView>, AppEr
     .await?;
     rows.into_iter()
         .map(|(user_id, email, role)| {
-            let role = MembershipRole::parse(&role).ok_or(AppError::Internal)?;
+            let role = MembershipRole::parse(&role).ok_or_else(AppError::internal)?;
             Ok(MemberView { user_id, email, role })
         })
         .collect()

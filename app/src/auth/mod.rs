@@ -48,7 +48,7 @@ pub struct Credentials {
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::state::{request_parts, session, with_status, AppState};
-    let state = use_context::<AppState>().ok_or(AppError::Internal)?;
+    let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
     let session = session()?;
     let ip = crate::access::peer_ip(&request_parts()?);
     let credentials = Credentials { email, password };

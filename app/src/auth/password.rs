@@ -21,10 +21,10 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(|_| AppError::Internal)?.map_err(
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(|_| AppError::internal())?.map_err(
         |err| {
             tracing::error!(error = %err, "password hashing failed");
-            AppError::Internal
+            AppError::internal()
         },
     )
 }
@@ -40,5 +40,5 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
         has_user && matches
     })
     .await
-    .map_err(|_| AppError::Internal)
+    .map_err(|_| AppError::internal())
 }

@@ -8,7 +8,7 @@ const CURRENT_ACCOUNT: &str = "current_account";
 
 fn session_error(err: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %err, "session store error");
-    AppError::Internal
+    AppError::internal()
 }
 
 /// Starts a signed-in session under a new id, so an id planted before sign-in is useless.

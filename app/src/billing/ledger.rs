@@ -41,7 +41,7 @@ const SELECT_ENTRY: &str =
 fn from_row(
     (id, account_id, amount, kind, request_id, redemption_code, note, created_by, created_at): EntryRow,
 ) -> Result<LedgerEntry, AppError> {
-    let kind = LedgerKind::parse(&kind).ok_or(AppError::Internal)?;
+    let kind = LedgerKind::parse(&kind).ok_or_else(AppError::internal)?;
     Ok(LedgerEntry { id, account_id, amount, kind, request_id, redemption_code, note, created_by, created_at })
 }
 

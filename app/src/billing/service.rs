@@ -110,8 +110,9 @@ pub async fn grant(
 
 /// The entry an earlier grant with this idempotency key wrote, if it asked for the same.
 async fn replayed_grant(state: &AppState, posting: &Posting<'_>) -> Result<LedgerEntry, AppError> {
-    let key = posting.idempotency_key.ok_or(AppError::Internal)?;
-    let original = ledger::by_idempotency_key(&state.db, posting.account_id, key).await?.ok_or(AppError::Internal)?;
+    let key = posting.idempotency_key.ok_or_else(AppError::internal)?;
+    let original =
+        ledger::by_idempotency_key(&state.db, posting.account_id, key).await?.ok_or_else(AppError::internal)?;
     let same_request =
         original.kind == posting.kind && original.amount == posting.amount && original.note == posting.note;
     if !same_request {
@@ -184,7 +185,7 @@ pub async fn redeem(
         created_by: Some(&scope.actor().user_id),
         ..Posting::new(LedgerKind::Redemption, scope.account_id(), claimed.amount)
     };
-    let entry = ledger::credit(&mut tx, &posting).await?.ok_or(AppError::Internal)?;
+    let entry = ledger::credit(&mut tx, &posting).await?.ok_or_else(AppError::internal)?;
     let audit_entry = audit::Entry::new("billing.redeem", "account", scope.account_id()).account(scope.account_id());
     audit::record_in(&mut *tx, scope.actor(), audit_entry.after(&entry)).await?;
     tx.commit().await?;

@@ -29,7 +29,7 @@ const KEY_COLUMNS: &str = "k.id, k.account_id, k.user_id, k.name, k.public_id, k
     k.ip_allowlist, k.model_whitelist, k.spend_cap, k.spent, k.rpm, k.tpm, k.max_concurrency, k.last_used_at, k.created_at";
 
 fn json_list(text: &str) -> Result<Vec<String>, AppError> {
-    serde_json::from_str(text).map_err(|_| AppError::Internal)
+    serde_json::from_str(text).map_err(|_| AppError::internal())
 }
 
 /// A list as stored: JSON text (a list of strings always serialises).
@@ -40,7 +40,7 @@ fn json_text(list: &[String]) -> String {
 fn from_row(row: KeyRow) -> Result<KeyView, AppError> {
     Ok(KeyView {
         prefix: format!("{KEY_KIND}-{}", row.public_id),
-        status: KeyStatus::parse(&row.status).ok_or(AppError::Internal)?,
+        status: KeyStatus::parse(&row.status).ok_or_else(AppError::internal)?,
         policy: KeyPolicy {
             expires_at: row.expires_at,
             ip_allowlist: json_list(&row.ip_allowlist)?,

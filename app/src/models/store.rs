@@ -25,13 +25,13 @@ pub struct ChannelRecord {
 
 fn model_from_row(row: ModelRow, channels: Vec<ModelChannel>) -> Result<ModelView, AppError> {
     let (code, name, status, input_price, output_price, context_window, default_max_tokens) = row;
-    let status = ModelStatus::parse(&status).ok_or(AppError::Internal)?;
+    let status = ModelStatus::parse(&status).ok_or_else(AppError::internal)?;
     Ok(ModelView { code, name, status, input_price, output_price, context_window, default_max_tokens, channels })
 }
 
 fn channel_from_row(row: ChannelRow, models: Vec<String>) -> Result<ChannelRecord, AppError> {
     let (id, name, protocol, base_url, credential, priority, weight, status, timeout_ms) = row;
-    let protocol = Protocol::parse(&protocol).ok_or(AppError::Internal)?;
+    let protocol = Protocol::parse(&protocol).ok_or_else(AppError::internal)?;
     let view = ChannelView {
         id,
         name,

@@ -23,8 +23,8 @@ type UserRow = (String, String, String, String, i64, String);
 const SELECT_USER: &str = "SELECT id, email, role, status, created_at, password_hash FROM users";
 
 fn from_row((id, email, role, status, created_at, password_hash): UserRow) -> Result<UserRecord, AppError> {
-    let role = PlatformRole::parse(&role).ok_or(AppError::Internal)?;
-    let status = Status::parse(&status).ok_or(AppError::Internal)?;
+    let role = PlatformRole::parse(&role).ok_or_else(AppError::internal)?;
+    let status = Status::parse(&status).ok_or_else(AppError::internal)?;
     Ok(UserRecord { view: UserView { id, email, role, status, created_at }, password_hash })
 }
 

@@ -84,15 +84,17 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
     let mut conn = AnyConnection::connect(url).await?;
     let every = (rows / SAMPLES).max(1);
     let mut sampled = Vec::new();
+    // SQLite gets plain `?` parameters: it looks named ones up by a linear search each.
+    let sqlite = url.starts_with("sqlite");
+    let param = |n: u64| if sqlite { "?".to_owned() } else { format!("${n}") };
     for first in (0..rows).step_by(BATCH as usize) {
         let count = BATCH.min(rows - first);
         let values: Vec<String> = (0..count)
             .map(|i| {
+                let p: Vec<String> = (1..=6).map(|column| param(6 * i + column)).collect();
                 format!(
-                    "(${}, ${}, '/v1/chat/completions', $1, $2, $3, ${}, 3, 12, 6, 24)",
-                    4 + 3 * i,
-                    5 + 3 * i,
-                    6 + 3 * i
+                    "({}, {}, '/v1/chat/completions', {}, {}, {}, {}, 3, 12, 6, 24)",
+                    p[0], p[1], p[2], p[3], p[4], p[5]
                 )
             })
             .collect();
@@ -101,7 +103,7 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
              prompt_tokens, completion_tokens, cost) VALUES {}",
             values.join(", ")
         );
-        let mut insert = sqlx::query(&sql).bind(owner.account.clone()).bind(owner.key_id.clone()).bind(MODEL);
+        let mut insert = sqlx::query(&sql);
         for index in first..first + count {
             let id = uuid::Uuid::now_v7().to_string();
             if index % every == 0 && sampled.len() < SAMPLES as usize {
@@ -109,7 +111,13 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
             }
             let created_at = now - SPAN_MS + (SPAN_MS as i128 * index as i128 / rows as i128) as i64;
             let status: i64 = if index % REFUSED_EVERY == 0 { 429 } else { 200 };
-            insert = insert.bind(id).bind(created_at).bind(status);
+            insert = insert
+                .bind(id)
+                .bind(created_at)
+                .bind(owner.account.clone())
+                .bind(owner.key_id.clone())
+                .bind(MODEL)
+                .bind(status);
         }
         insert.execute(&mut conn).await?;
     }
