@@ -148,6 +148,36 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
 }
 
+/// A secret shown this once (a new key or token), with a button that copies it.
+#[component]
+pub fn OneTimeSecret(
+    /// "Key" or "Token".
+    what: &'static str,
+    name: String,
+    secret: String,
+    testid: &'static str,
+    secret_testid: &'static str,
+    copy_testid: &'static str,
+) -> impl IntoView {
+    let element_id = format!("{testid}-value");
+    let copy = format!(
+        "navigator.clipboard.writeText(document.getElementById('{element_id}').textContent).then(() => {{ this.textContent = 'Copied'; }})"
+    );
+    view! {
+        <section class="card secret" data-testid=testid>
+            <h2>{what} " “" {name} "” created"</h2>
+            <p class="notice warn">
+                <strong>"Copy it now. You will not see this again."</strong>
+                " Tollgate keeps only a hash of the secret."
+            </p>
+            <code id=element_id data-testid=secret_testid>{secret}</code>
+            <button type="button" data-testid=copy_testid onclick=copy>
+                "Copy"
+            </button>
+        </section>
+    }
+}
+
 /// The outcome of the latest submission of a form: nothing, the error, or `success`.
 #[component]
 pub fn FormResult<T: Clone + Send + Sync + 'static>(

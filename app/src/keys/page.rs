@@ -1,9 +1,7 @@
-use super::{
-    list_keys, take_new_key, CreateKey, IssuedKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus, UpdateKey,
-};
+use super::{list_keys, take_new_key, CreateKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus, UpdateKey};
 use crate::auth::Viewer;
 use crate::error::AppError;
-use crate::layout::{ErrorNotice, FormResult};
+use crate::layout::{ErrorNotice, FormResult, OneTimeSecret};
 use crate::money::format_credits;
 use crate::timefmt::{format_datetime_local, format_utc};
 use leptos::prelude::*;
@@ -83,13 +81,13 @@ pub fn KeysPage() -> impl IntoView {
         <Title text="Keys" />
         <h1>"Keys"</h1>
         {move || match create.value().get() {
-            Some(Ok(issued)) => view! { <NewSecret issued /> }.into_any(),
+            Some(Ok(issued)) => view! { <OneTimeSecret what="Key" name=issued.key.name secret=issued.secret testid="new-key" secret_testid="new-key-secret" copy_testid="copy-secret" /> }.into_any(),
             _ => ().into_any(),
         }}
         <Suspense>
             {move || Suspend::new(async move {
                 match flashed.await {
-                    Ok(Some(issued)) => view! { <NewSecret issued /> }.into_any(),
+                    Ok(Some(issued)) => view! { <OneTimeSecret what="Key" name=issued.key.name secret=issued.secret testid="new-key" secret_testid="new-key-secret" copy_testid="copy-secret" /> }.into_any(),
                     _ => ().into_any(),
                 }
             })}
@@ -123,27 +121,6 @@ pub fn KeysPage() -> impl IntoView {
         </Suspense>
     }
     .into_any()
-}
-
-#[component]
-fn NewSecret(issued: IssuedKey) -> impl IntoView {
-    view! {
-        <section class="card secret" data-testid="new-key">
-            <h2>"Key “" {issued.key.name.clone()} "” created"</h2>
-            <p class="notice warn">
-                <strong>"Copy it now. You will not see this again."</strong>
-                " Tollgate keeps only a hash of the secret."
-            </p>
-            <code id="new-key-secret" data-testid="new-key-secret">{issued.secret.clone()}</code>
-            <button
-                type="button"
-                data-testid="copy-secret"
-                onclick="navigator.clipboard.writeText(document.getElementById('new-key-secret').textContent).then(() => { this.textContent = 'Copied'; })"
-            >
-                "Copy"
-            </button>
-        </section>
-    }
 }
 
 #[component]

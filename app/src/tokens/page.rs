@@ -1,5 +1,5 @@
-use super::{list_tokens, take_new_token, CreateToken, IssuedToken, RevokeToken, TokenView};
-use crate::layout::{AdminOnly, ErrorNotice, FormResult};
+use super::{list_tokens, take_new_token, CreateToken, RevokeToken, TokenView};
+use crate::layout::{AdminOnly, ErrorNotice, FormResult, OneTimeSecret};
 use crate::timefmt::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,13 +21,13 @@ fn TokensPageContent() -> impl IntoView {
         <Title text="Management tokens" />
         <h1>"Management tokens"</h1>
         {move || match create.value().get() {
-            Some(Ok(issued)) => view! { <NewTokenSecret issued /> }.into_any(),
+            Some(Ok(issued)) => view! { <OneTimeSecret what="Token" name=issued.view.name secret=issued.token testid="new-token" secret_testid="issued-token" copy_testid="copy-token" /> }.into_any(),
             _ => ().into_any(),
         }}
         <Suspense>
             {move || Suspend::new(async move {
                 match flashed.await {
-                    Ok(Some(issued)) => view! { <NewTokenSecret issued /> }.into_any(),
+                    Ok(Some(issued)) => view! { <OneTimeSecret what="Token" name=issued.view.name secret=issued.token testid="new-token" secret_testid="issued-token" copy_testid="copy-token" /> }.into_any(),
                     _ => ().into_any(),
                 }
             })}
@@ -61,28 +61,6 @@ fn TokensPageContent() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// The whole token, this once, with a button that copies it.
-#[component]
-fn NewTokenSecret(issued: IssuedToken) -> impl IntoView {
-    view! {
-        <section class="card secret" data-testid="new-token">
-            <h2>"Token “" {issued.view.name.clone()} "” created"</h2>
-            <p class="notice warn">
-                <strong>"Copy it now. You will not see this again."</strong>
-                " Tollgate keeps only a hash of the secret."
-            </p>
-            <code id="new-token-secret" data-testid="issued-token">{issued.token.clone()}</code>
-            <button
-                type="button"
-                data-testid="copy-token"
-                onclick="navigator.clipboard.writeText(document.getElementById('new-token-secret').textContent).then(() => { this.textContent = 'Copied'; })"
-            >
-                "Copy"
-            </button>
-        </section>
     }
 }
 
