@@ -121,6 +121,11 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
         }
         insert.execute(&mut conn).await?;
     }
+    if !sqlite {
+        // A bulk load leaves PostgreSQL without statistics until autovacuum gets to the
+        // table; without them it chose a bitmap scan and sort over the whole key.
+        sqlx::query("ANALYZE usage_logs").execute(&mut conn).await?;
+    }
     conn.close().await?;
     Ok(sampled)
 }
