@@ -11,7 +11,7 @@ use super::ReserveError;
 use crate::access::Actor;
 use crate::audit;
 use crate::db::Db;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A charge settled in memory and not yet written.
 #[derive(Debug, Clone)]
@@ -110,30 +110,27 @@ pub async fn shrink(
     tx.commit().await
 }
 
-/// Takes `released` off the key's and account's holds and charges `charged` to both;
-/// returns the key owner's user id.
+/// Takes `released` off the key's and account's holds and charges `charged` to both.
 async fn unreserve(
     conn: &mut sqlx::AnyConnection,
     key_id: &str,
     account_id: &str,
     released: i64,
     charged: i64,
-) -> Result<String, sqlx::Error> {
-    let owner = sqlx::query_scalar(
-        "UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 RETURNING user_id",
-    )
-    .bind(released)
-    .bind(charged)
-    .bind(key_id)
-    .fetch_one(&mut *conn)
-    .await?;
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3")
+        .bind(released)
+        .bind(charged)
+        .bind(key_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE accounts SET reserved = reserved - $1, balance = balance - $2 WHERE id = $3")
         .bind(released)
         .bind(charged)
         .bind(account_id)
         .execute(&mut *conn)
         .await?;
-    Ok(owner)
+    Ok(())
 }
 
 /// One key's charges within a batch.
@@ -162,7 +159,8 @@ pub async fn write_charges(
     now: i64,
 ) -> Result<HashMap<String, Written>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
-    let mut by_key: HashMap<&str, KeyBatch> = HashMap::new();
+    // Keys in a fixed order, so two instances' batches lock rows in the same order.
+    let mut by_key: BTreeMap<&str, KeyBatch> = BTreeMap::new();
     for charge in charges {
         let usage = Posting {
             request_id: Some(&charge.request_id),
@@ -174,6 +172,20 @@ pub async fn write_charges(
         batch.settled += charge.amount;
         if inserted {
             batch.charged.push(charge);
+        }
+    }
+    // Every change to money is audited; a usage charge is made by the key's owner. These
+    // inserts come before the key and account rows are updated, so those row locks, which
+    // the gateway's lease growth waits for, are held only for the last few statements.
+    for (key_id, batch) in &by_key {
+        let owner: String =
+            sqlx::query_scalar("SELECT user_id FROM api_keys WHERE id = $1").bind(key_id).fetch_one(&mut *tx).await?;
+        let actor = Actor { user_id: owner, ip: None };
+        for charge in &batch.charged {
+            let entry = audit::Entry::new("billing.usage", "request", &charge.request_id)
+                .account(&charge.account_id)
+                .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }));
+            audit::record_in(&mut *tx, &actor, entry).await?;
         }
     }
     let mut outcome = HashMap::new();
@@ -191,15 +203,7 @@ pub async fn write_charges(
         let lost = lease.rows_affected() == 0;
         let released = if lost { 0 } else { covered };
         let charged = batch.charged.iter().map(|charge| charge.amount).sum();
-        let owner = unreserve(&mut tx, key_id, batch.account_id, released, charged).await?;
-        // Every change to money is audited; a usage charge is made by the key's owner.
-        let actor = Actor { user_id: owner, ip: None };
-        for charge in batch.charged {
-            let entry = audit::Entry::new("billing.usage", "request", &charge.request_id)
-                .account(&charge.account_id)
-                .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }));
-            audit::record_in(&mut *tx, &actor, entry).await?;
-        }
+        unreserve(&mut tx, key_id, batch.account_id, released, charged).await?;
         outcome.insert(key_id.to_owned(), Written { settled: batch.settled, released, lost });
     }
     tx.commit().await?;
