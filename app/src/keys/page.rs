@@ -1,4 +1,6 @@
-use super::{list_keys, take_new_key, CreateKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus, UpdateKey};
+use super::{
+    list_keys, take_new_key, CreateKey, IssuedKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus, UpdateKey,
+};
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::layout::{ErrorNotice, FormResult, OneTimeSecret};
@@ -81,13 +83,13 @@ pub fn KeysPage() -> impl IntoView {
         <Title text="Keys" />
         <h1>"Keys"</h1>
         {move || match create.value().get() {
-            Some(Ok(issued)) => view! { <OneTimeSecret what="Key" name=issued.key.name secret=issued.secret testid="new-key" secret_testid="new-key-secret" copy_testid="copy-secret" /> }.into_any(),
+            Some(Ok(issued)) => key_secret(issued).into_any(),
             _ => ().into_any(),
         }}
         <Suspense>
             {move || Suspend::new(async move {
                 match flashed.await {
-                    Ok(Some(issued)) => view! { <OneTimeSecret what="Key" name=issued.key.name secret=issued.secret testid="new-key" secret_testid="new-key-secret" copy_testid="copy-secret" /> }.into_any(),
+                    Ok(Some(issued)) => key_secret(issued).into_any(),
                     _ => ().into_any(),
                 }
             })}
@@ -354,6 +356,11 @@ fn KeyFields(key: Option<KeyView>, models: Vec<String>) -> impl IntoView {
             </label>
         </div>
     }
+}
+
+/// The new key's secret, shown this once.
+fn key_secret(issued: IssuedKey) -> impl IntoView {
+    view! { <OneTimeSecret what="Key" name=issued.key.name secret=issued.secret testid="new-key" secret_testid="new-key-secret" copy_testid="copy-secret" /> }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-use super::{list_tokens, take_new_token, CreateToken, RevokeToken, TokenView};
+use super::{list_tokens, take_new_token, CreateToken, IssuedToken, RevokeToken, TokenView};
 use crate::layout::{AdminOnly, ErrorNotice, FormResult, OneTimeSecret};
 use crate::timefmt::format_utc;
 use leptos::prelude::*;
@@ -21,13 +21,13 @@ fn TokensPageContent() -> impl IntoView {
         <Title text="Management tokens" />
         <h1>"Management tokens"</h1>
         {move || match create.value().get() {
-            Some(Ok(issued)) => view! { <OneTimeSecret what="Token" name=issued.view.name secret=issued.token testid="new-token" secret_testid="issued-token" copy_testid="copy-token" /> }.into_any(),
+            Some(Ok(issued)) => token_secret(issued).into_any(),
             _ => ().into_any(),
         }}
         <Suspense>
             {move || Suspend::new(async move {
                 match flashed.await {
-                    Ok(Some(issued)) => view! { <OneTimeSecret what="Token" name=issued.view.name secret=issued.token testid="new-token" secret_testid="issued-token" copy_testid="copy-token" /> }.into_any(),
+                    Ok(Some(issued)) => token_secret(issued).into_any(),
                     _ => ().into_any(),
                 }
             })}
@@ -129,4 +129,9 @@ fn RevokeForm(id: String, revoke: ServerAction<RevokeToken>) -> impl IntoView {
             <button type="submit" class="danger">"Revoke"</button>
         </ActionForm>
     }
+}
+
+/// The new token's secret, shown this once.
+fn token_secret(issued: IssuedToken) -> impl IntoView {
+    view! { <OneTimeSecret what="Token" name=issued.view.name secret=issued.token testid="new-token" secret_testid="issued-token" copy_testid="copy-token" /> }
 }

@@ -77,6 +77,15 @@ impl Lease {
     }
 }
 
+/// The key's lease, created empty when there is none. Looked up by `&str` first, so the
+/// request path allocates no key string once the lease exists.
+fn lease_of<'a>(leases: &'a mut HashMap<String, Lease>, key_id: &str, account_id: &str) -> &'a mut Lease {
+    if !leases.contains_key(key_id) {
+        leases.insert(key_id.to_owned(), Lease::new(account_id));
+    }
+    leases.get_mut(key_id).expect("inserted above")
+}
+
 #[derive(Default)]
 struct Books {
     leases: HashMap<String, Lease>,
@@ -134,7 +143,7 @@ impl Purse {
     /// Holds `amount` within the lease as it stands, or says how much it lacks.
     fn try_hold(&self, key_id: &str, account_id: &str, amount: i64) -> Result<Hold, i64> {
         let mut books = self.books();
-        let lease = books.leases.entry(key_id.to_owned()).or_insert_with(|| Lease::new(account_id));
+        let lease = lease_of(&mut books.leases, key_id, account_id);
         lease.last_used = Instant::now();
         let shortfall = lease.shortfall(amount);
         if shortfall > 0 {
@@ -160,7 +169,7 @@ impl Purse {
             Err(refused) => return Err(refused),
         };
         let mut books = self.books();
-        books.leases.entry(key_id.to_owned()).or_insert_with(|| Lease::new(account_id)).leased += granted;
+        lease_of(&mut books.leases, key_id, account_id).leased += granted;
         Ok(())
     }
 
@@ -168,7 +177,7 @@ impl Purse {
     fn settle(&self, hold: &Hold, request_id: &str, cost: i64) {
         let mut books = self.books();
         let Books { leases, pending } = &mut *books;
-        let lease = leases.entry(hold.key_id.clone()).or_insert_with(|| Lease::new(&hold.account_id));
+        let lease = lease_of(leases, &hold.key_id, &hold.account_id);
         lease.held -= hold.amount;
         if cost > 0 {
             lease.unwritten += cost;
@@ -230,7 +239,7 @@ impl Purse {
             {
                 tracing::warn!(error = %err, "could not give a lease back; will retry");
                 let mut books = self.books();
-                books.leases.entry(key_id).or_insert_with(|| Lease::new(&lease.account_id)).leased += lease.leased;
+                lease_of(&mut books.leases, &key_id, &lease.account_id).leased += lease.leased;
             }
         }
     }
