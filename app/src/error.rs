@@ -100,7 +100,7 @@ impl AppError {
     /// A failure on our side during the current request (whose id it carries).
     pub fn internal() -> Self {
         #[cfg(feature = "ssr")]
-        let request_id = crate::request_id::current();
+        let request_id = crate::state::current_request_id();
         #[cfg(not(feature = "ssr"))]
         let request_id = None;
         AppError::Internal { request_id }
@@ -202,16 +202,55 @@ impl AppError {
     }
 }
 
-impl FromServerFnError for AppError {
+/// An error as the console receives it from a server function: the error and the id of
+/// the request that failed, so every error the console shows can be quoted to support.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{error}")]
+pub struct ConsoleError {
+    pub error: AppError,
+    pub request_id: Option<String>,
+}
+
+impl ConsoleError {
+    /// An error the page itself decided on (no request failed, so no id to quote).
+    pub fn local(error: AppError) -> Self {
+        ConsoleError { error, request_id: None }
+    }
+
+    /// The request id, unless the sentence quotes it already (internal errors do).
+    pub fn id_to_quote(&self) -> Option<&str> {
+        let id = self.request_id.as_deref()?;
+        (!self.error.to_string().contains(id)).then_some(id)
+    }
+}
+
+/// The one place a server function's error is given its request id and, for callers that
+/// read the result (not plain HTML form posts, which are redirected back to the form),
+/// its HTTP status: clients calling server functions over HTTP see 401/403/404 rather
+/// than the framework's blanket 500.
+impl From<AppError> for ConsoleError {
+    fn from(error: AppError) -> Self {
+        #[cfg(feature = "ssr")]
+        {
+            crate::state::set_response_status(error.status());
+            ConsoleError { request_id: crate::state::current_request_id(), error }
+        }
+        #[cfg(not(feature = "ssr"))]
+        ConsoleError::local(error)
+    }
+}
+
+impl FromServerFnError for ConsoleError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
+        let error = match value {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
                 AppError::invalid("form", message)
             }
             other => AppError::Transport(other.to_string()),
-        }
+        };
+        error.into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The signed-in frame: navigation for the viewer's role, account switcher, sign-out.
 
 use crate::auth::{current_viewer, SignOut, SwitchAccount, Viewer};
-use crate::error::AppError;
+use crate::error::{AppError, ConsoleError};
 use crate::users::PlatformRole;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -134,17 +134,57 @@ pub fn AdminOnly<V: IntoView + 'static>(page: impl FnOnce() -> V + Send + 'stati
     if expect_context::<Viewer>().user.role == PlatformRole::Admin {
         page().into_any()
     } else {
-        view! { <ErrorNotice error=AppError::Forbidden /> }.into_any()
+        view! { <ErrorNotice error=ConsoleError::local(AppError::Forbidden) /> }.into_any()
     }
 }
 
-/// An error as a sentence a person understands.
+/// An error as a sentence a person understands, with the id of the request that failed.
 #[component]
-pub fn ErrorNotice(error: AppError) -> impl IntoView {
+pub fn ErrorNotice(error: ConsoleError) -> impl IntoView {
     view! {
         <p class="notice error" role="alert">
-            {error.to_string()}
+            <span data-testid="error-sentence">{error.to_string()}</span>
+            <QuoteRequestId error />
         </p>
+    }
+    .into_any()
+}
+
+/// "Request id …" with a copy button, for an error whose sentence does not quote it yet.
+#[component]
+pub fn QuoteRequestId(error: ConsoleError) -> impl IntoView {
+    error.id_to_quote().map(|id| {
+        view! {
+            <span class="quote">
+                " Request id " <CopyableId id=id.to_owned() testid="error-request-id" />
+            </span>
+        }
+    })
+}
+
+/// A button that copies `text` (plain JavaScript, so it works before hydration too).
+#[component]
+pub fn CopyButton(text: String) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="copy"
+            data-copy=text
+            onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
+        >
+            "Copy"
+        </button>
+    }
+}
+
+/// A request id with a button that copies it.
+#[component]
+pub fn CopyableId(id: String, #[prop(default = "request-id")] testid: &'static str) -> impl IntoView {
+    view! {
+        <span class="copyable">
+            <code data-testid=testid>{id.clone()}</code>
+            <CopyButton text=id />
+        </span>
     }
 }
 
@@ -181,7 +221,7 @@ pub fn OneTimeSecret(
 /// The outcome of the latest submission of a form: nothing, the error, or `success`.
 #[component]
 pub fn FormResult<T: Clone + Send + Sync + 'static>(
-    result: Signal<Option<Result<T, AppError>>>,
+    result: Signal<Option<Result<T, ConsoleError>>>,
     success: &'static str,
 ) -> impl IntoView {
     move || match result.get() {

@@ -3,7 +3,7 @@
 use crate::access::Caller;
 use crate::auth::throttle::SignInThrottle;
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::{AppError, ConsoleError};
 use crate::models::credential::CredentialCipher;
 use crate::models::probe::ChannelProbe;
 use axum::extract::{FromRef, FromRequestParts};
@@ -41,10 +41,6 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// One server-function call: the state and the authenticated caller.
-///
-/// Errors are given their HTTP status here, so clients calling server functions over
-/// plain HTTP see 401/403/404 rather than the framework's blanket 500. Plain HTML form
-/// posts (no JavaScript) keep the framework's redirect back to the form instead.
 pub struct ServerCall {
     pub state: AppState,
     pub caller: Caller,
@@ -54,14 +50,13 @@ impl ServerCall {
     pub async fn begin() -> Result<ServerCall, AppError> {
         let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
         let mut parts = request_parts()?;
-        match Caller::from_request_parts(&mut parts, &state).await {
-            Ok(caller) => Ok(ServerCall { state, caller }),
-            Err(err) => Err(with_status(err)),
-        }
+        let caller = Caller::from_request_parts(&mut parts, &state).await?;
+        Ok(ServerCall { state, caller })
     }
 
-    pub fn finish<T>(&self, result: Result<T, AppError>) -> Result<T, AppError> {
-        result.map_err(with_status)
+    /// The service's result as the console receives it (errors with their request id).
+    pub fn finish<T>(&self, result: Result<T, AppError>) -> Result<T, ConsoleError> {
+        result.map_err(ConsoleError::from)
     }
 }
 
@@ -75,12 +70,12 @@ pub fn session() -> Result<tower_sessions::Session, AppError> {
     request_parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or_else(AppError::internal)
 }
 
-/// Sets the response status of the current server function from its error.
-pub fn with_status(err: AppError) -> AppError {
+/// Sets the HTTP status of the current server function's response, unless a plain HTML
+/// form posted it: the framework then redirects the browser back to the form.
+pub fn set_response_status(status: u16) {
     if let (false, Some(response)) = (is_form_post(), use_context::<leptos_axum::ResponseOptions>()) {
-        response.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        response.set_status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
-    err
 }
 
 /// Whether the current server function was called by a plain HTML form (no JavaScript):
@@ -101,9 +96,13 @@ struct Flash<T> {
     shown_in: Option<String>,
 }
 
-fn this_request_id() -> Option<String> {
-    let parts = use_context::<Parts>()?;
-    parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+/// The `x-request-id` of the request being served. Page renders run their resources
+/// outside the middleware's task, so they read it from the request head instead.
+pub fn current_request_id() -> Option<String> {
+    crate::request_id::current().or_else(|| {
+        let parts = use_context::<Parts>()?;
+        parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    })
 }
 
 pub async fn put_flash<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), AppError> {
@@ -121,7 +120,7 @@ pub async fn take_flash<T: serde::Serialize + serde::de::DeserializeOwned + Send
     let Some(mut flash) = session.get::<Flash<T>>(key).await.map_err(|_| AppError::internal())? else {
         return Ok(None);
     };
-    let request_id = this_request_id();
+    let request_id = current_request_id();
     match (&flash.shown_in, &request_id) {
         (None, _) => {
             flash.shown_in = request_id;

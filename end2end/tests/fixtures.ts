@@ -15,6 +15,8 @@ export const DEMO_ACCOUNT = 'Demo';
 
 export const WRONG_CREDENTIALS = 'Wrong email or password.';
 export const PERMISSION_DENIED = 'You do not have permission to do this.';
+/** A request id as Tollgate makes them: a UUIDv7. */
+export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export const SCREENSHOT_DIR = path.resolve(__dirname, '..', 'screenshots');
 

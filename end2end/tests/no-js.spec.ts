@@ -4,6 +4,7 @@ import {
   createKey,
   credits,
   expect,
+  REQUEST_ID,
   signInAndExpectDashboard,
   test,
   uniqueName,
@@ -27,6 +28,7 @@ test.describe('keys and balance without JavaScript', () => {
     await form.locator('textarea[name=ip_allowlist]').fill('127.0.0.1\nnot-an-ip');
     await form.getByRole('button', { name: 'Create key' }).click();
     await expect(page.getByRole('alert')).toContainText('Entry 2: `not-an-ip` is not an IP address or CIDR');
+    await expect(page.getByRole('alert').getByTestId('error-request-id')).toHaveText(REQUEST_ID);
   });
 
   test('no-JS redeem a code and see the balance change', async ({ page }) => {

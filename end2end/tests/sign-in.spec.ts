@@ -2,6 +2,7 @@ import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
   DEMO_ACCOUNT,
+  REQUEST_ID,
   WRONG_CREDENTIALS,
   expect,
   expectHydrated,
@@ -51,12 +52,14 @@ test.describe('sign-in with JavaScript', () => {
     // password goes out as a fetch and the error is rendered without a page load.
     await page.locator('input#email').fill(ADMIN_EMAIL);
     await page.locator('input#password').fill('not-the-right-password');
-    const [signInRequest] = await Promise.all([
-      page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/rpc/sign_in')),
+    const [signInResponse] = await Promise.all([
+      page.waitForResponse((res) => res.request().method() === 'POST' && res.url().endsWith('/rpc/sign_in')),
       page.getByTestId('sign-in-submit').click(),
     ]);
-    expect(signInRequest.isNavigationRequest(), 'hydrated form submits with fetch').toBe(false);
-    await expect(page.locator('.notice.error[role=alert]')).toHaveText(WRONG_CREDENTIALS);
+    expect(signInResponse.request().isNavigationRequest(), 'hydrated form submits with fetch').toBe(false);
+    await expect(page.getByTestId('error-sentence')).toHaveText(WRONG_CREDENTIALS);
+    // The error quotes the id of the request that failed, as its response names it.
+    await expect(page.getByTestId('error-request-id')).toHaveText(signInResponse.headers()['x-request-id']);
     await expect(page).toHaveURL(/\/sign-in$/);
 
     // The session is gone: the dashboard sends us back to sign in.
@@ -68,7 +71,8 @@ test.describe('sign-in with JavaScript', () => {
   test('wrong password shows the error and stays on sign-in', async ({ page }) => {
     await signIn(page, ADMIN_EMAIL, 'not-the-right-password');
     const alert = page.locator('.notice.error[role=alert]');
-    await expect(alert).toHaveText(WRONG_CREDENTIALS);
+    await expect(alert.getByTestId('error-sentence')).toHaveText(WRONG_CREDENTIALS);
+    await expect(alert.getByTestId('error-request-id')).toHaveText(REQUEST_ID);
     await expect(page).toHaveURL(/\/sign-in(\?.*)?$/);
     await expect(page.getByTestId('viewer-email')).toHaveCount(0);
   });
@@ -92,7 +96,9 @@ test.describe('sign-in without JavaScript', () => {
 
   test('no-JS wrong password shows the error', async ({ page }) => {
     await signIn(page, ADMIN_EMAIL, 'not-the-right-password');
-    await expect(page.locator('.notice.error[role=alert]')).toHaveText(WRONG_CREDENTIALS);
+    const alert = page.locator('.notice.error[role=alert]');
+    await expect(alert.getByTestId('error-sentence')).toHaveText(WRONG_CREDENTIALS);
+    await expect(alert.getByTestId('error-request-id')).toHaveText(REQUEST_ID);
     await expect(page).toHaveURL(/\/sign-in(\?.*)?$/);
     await expect(page.getByTestId('viewer-email')).toHaveCount(0);
   });

@@ -1,4 +1,4 @@
-import { ADMIN_EMAIL, ADMIN_PASSWORD, expect, signInAndExpectDashboard, test, uniqueEmail, uniqueName } from './fixtures';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, expect, expectHydrated, signInAndExpectDashboard, test, uniqueEmail, uniqueName } from './fixtures';
 
 const MEMBER_PASSWORD = 'a member password 123';
 
@@ -17,8 +17,13 @@ test('a member cannot see another account’s pages', async ({ page, freshPage, 
   await signInAndExpectDashboard(member, email, MEMBER_PASSWORD);
   await expect(member.getByTestId('account-summary')).toContainText(own.name);
 
-  await member.goto(`/admin/accounts/${other.id}`);
-  await expect(member.getByRole('alert')).toContainText('No such account.');
+  // The refusal is a sentence with the id of the page's request, to quote to support.
+  const refused = await member.goto(`/admin/accounts/${other.id}`);
+  await expect(member.getByTestId('error-sentence')).toHaveText('No such account.');
+  await expect(member.getByTestId('error-request-id')).toHaveText(refused!.headers()['x-request-id']);
+  await member.setViewportSize({ width: 390, height: 844 });
+  await expectHydrated(member);
+  await expect(member.getByTestId('error-request-id')).toHaveText(refused!.headers()['x-request-id']);
   await expect(member.locator('body')).not.toContainText(other.name);
 
   await member.goto(`/balance?account=${other.id}`);

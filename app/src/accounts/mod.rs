@@ -8,7 +8,7 @@ pub mod store;
 
 pub use page::{AccountPage, AccountsPage};
 
-use crate::error::AppError;
+use crate::error::ConsoleError;
 use crate::users::{text_enum, Status};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -66,13 +66,13 @@ pub struct NewMember {
 }
 
 #[server(prefix = "/rpc", endpoint = "list_accounts")]
-pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
+pub async fn list_accounts() -> Result<Vec<AccountView>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::list(&call.state, &call.caller).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "get_account")]
-pub async fn get_account(id: String) -> Result<(AccountView, Vec<MemberView>), AppError> {
+pub async fn get_account(id: String) -> Result<(AccountView, Vec<MemberView>), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let account = service::get(&call.state, &call.caller, &id).await?;
@@ -83,7 +83,7 @@ pub async fn get_account(id: String) -> Result<(AccountView, Vec<MemberView>), A
 }
 
 #[server(prefix = "/rpc", endpoint = "create_account")]
-pub async fn create_account(name: String) -> Result<AccountView, AppError> {
+pub async fn create_account(name: String) -> Result<AccountView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::create(&call.state, &call.caller, NewAccount { name }).await)
 }
@@ -93,7 +93,7 @@ pub async fn change_account(
     id: String,
     status: Option<Status>,
     low_balance_threshold: Option<i64>,
-) -> Result<AccountView, AppError> {
+) -> Result<AccountView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let change = AccountChange { status, low_balance_threshold };
     call.finish(service::change(&call.state, &call.caller, &id, change).await)
@@ -101,13 +101,13 @@ pub async fn change_account(
 
 /// Adds a user, found by email, to an account (admins and the account's owners).
 #[server(prefix = "/rpc", endpoint = "add_member")]
-pub async fn add_member(account_id: String, email: String, role: MembershipRole) -> Result<MemberView, AppError> {
+pub async fn add_member(account_id: String, email: String, role: MembershipRole) -> Result<MemberView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::add_member_by_email(&call.state, &call.caller, &account_id, &email, role).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_member")]
-pub async fn remove_member(account_id: String, user_id: String) -> Result<(), AppError> {
+pub async fn remove_member(account_id: String, user_id: String) -> Result<(), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::remove_member(&call.state, &call.caller, &account_id, &user_id).await)
 }

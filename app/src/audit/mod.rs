@@ -11,7 +11,7 @@ pub use page::AuditLogPage;
 #[cfg(feature = "ssr")]
 pub use store::{record, record_in, Entry};
 
-use crate::error::AppError;
+use crate::error::ConsoleError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +80,7 @@ pub async fn list_audit(
     from: Option<String>,
     to: Option<String>,
     cursor: Option<String>,
-) -> Result<AuditPage, AppError> {
+) -> Result<AuditPage, ConsoleError> {
     use crate::timefmt::parse_form_time;
     let call = crate::state::ServerCall::begin().await?;
     let result = async {

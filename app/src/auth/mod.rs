@@ -13,7 +13,9 @@ pub mod throttle;
 pub use page::SignInPage;
 
 use crate::accounts::MembershipRole;
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use crate::users::UserView;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -46,8 +48,8 @@ pub struct Credentials {
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::state::{request_parts, session, with_status, AppState};
+pub async fn sign_in(email: String, password: String) -> Result<(), ConsoleError> {
+    use crate::state::{request_parts, session, AppState};
     let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
     let session = session()?;
     let ip = crate::access::peer_ip(&request_parts()?);
@@ -57,12 +59,12 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             leptos_axum::redirect("/");
             Ok(())
         }
-        Err(err) => Err(with_status(err)),
+        Err(err) => Err(err.into()),
     }
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), AppError> {
+pub async fn sign_out() -> Result<(), ConsoleError> {
     session::sign_out(&crate::state::session()?).await?;
     leptos_axum::redirect("/sign-in");
     Ok(())
@@ -70,11 +72,11 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 /// The signed-in user, or `None` when nobody is signed in.
 #[server(prefix = "/rpc", endpoint = "current_viewer")]
-pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
+pub async fn current_viewer() -> Result<Option<Viewer>, ConsoleError> {
     let call = match crate::state::ServerCall::begin().await {
         Ok(call) => call,
         Err(AppError::Unauthenticated | AppError::UserSuspended) => return Ok(None),
-        Err(err) => return Err(err),
+        Err(err) => return Err(err.into()),
     };
     let session = crate::state::session()?;
     call.finish(service::viewer(&call.state, &call.caller, Some(&session)).await.map(Some))
@@ -82,7 +84,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
 
 /// Remembers which account the console shows.
 #[server(prefix = "/rpc", endpoint = "switch_account")]
-pub async fn switch_account(account_id: String) -> Result<(), AppError> {
+pub async fn switch_account(account_id: String) -> Result<(), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let session = crate::state::session()?;
     call.finish(service::switch_account(&call.state, &call.caller, &session, &account_id).await)

@@ -18,7 +18,9 @@ pub mod service;
 
 pub use page::BalancePage;
 
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use crate::users::text_enum;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -147,7 +149,10 @@ const NEW_CODES_FLASH: &str = "tollgate.new_codes";
 
 /// The balance and one page of the ledger (owners; admins and support read any account).
 #[server(prefix = "/rpc", endpoint = "get_balance")]
-pub async fn get_balance(account_id: String, cursor: Option<String>) -> Result<(BalanceView, LedgerPage), AppError> {
+pub async fn get_balance(
+    account_id: String,
+    cursor: Option<String>,
+) -> Result<(BalanceView, LedgerPage), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let balance = service::balance(&call.state, &call.caller, &account_id).await?;
@@ -160,14 +165,14 @@ pub async fn get_balance(account_id: String, cursor: Option<String>) -> Result<(
 
 /// Tops an account up with a redemption code (owners).
 #[server(prefix = "/rpc", endpoint = "redeem_code")]
-pub async fn redeem_code(account_id: String, code: String) -> Result<LedgerEntry, AppError> {
+pub async fn redeem_code(account_id: String, code: String) -> Result<LedgerEntry, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::redeem(&call.state, &call.caller, &account_id, Redemption { code }).await)
 }
 
 /// Grants credit with a note (admins).
 #[server(prefix = "/rpc", endpoint = "grant_credit")]
-pub async fn grant_credit(account_id: String, amount: String, note: String) -> Result<i64, AppError> {
+pub async fn grant_credit(account_id: String, amount: String, note: String) -> Result<i64, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let amount = credits_param("amount", &amount)?;
@@ -179,7 +184,7 @@ pub async fn grant_credit(account_id: String, amount: String, note: String) -> R
 
 /// Creates a batch of redemption codes (admins); the codes are shown once.
 #[server(prefix = "/rpc", endpoint = "create_redemption_codes")]
-pub async fn create_redemption_codes(amount: String, count: String) -> Result<IssuedCodes, AppError> {
+pub async fn create_redemption_codes(amount: String, count: String) -> Result<IssuedCodes, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let amount = credits_param("amount", &amount)?;
@@ -198,7 +203,7 @@ pub async fn create_redemption_codes(amount: String, count: String) -> Result<Is
 
 /// Codes just created by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_new_codes")]
-pub async fn take_new_codes() -> Result<Option<IssuedCodes>, AppError> {
+pub async fn take_new_codes() -> Result<Option<IssuedCodes>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let issued = crate::state::take_flash::<IssuedCodes>(NEW_CODES_FLASH).await;
     call.finish(issued)

@@ -10,7 +10,7 @@ pub use page::DashboardPage;
 
 use crate::accounts::MembershipRole;
 use crate::billing::{BalanceView, UsageSpend};
-use crate::error::{AppError, Layer};
+use crate::error::{ConsoleError, Layer};
 use crate::users::Status;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ pub struct ExpiringKey {
 
 /// The dashboard of one account (any member; admins and support: any account).
 #[server(prefix = "/rpc", endpoint = "get_dashboard")]
-pub async fn get_dashboard(account_id: String) -> Result<Dashboard, AppError> {
+pub async fn get_dashboard(account_id: String) -> Result<Dashboard, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::dashboard(&call.state, &call.caller, &account_id).await)
 }

@@ -8,7 +8,9 @@ pub mod store;
 
 pub use page::KeysPage;
 
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use crate::users::text_enum;
 use leptos::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -147,7 +149,7 @@ pub struct KeyList {
 const NEW_KEY_FLASH: &str = "tollgate.new_key";
 
 #[server(prefix = "/rpc", endpoint = "list_keys")]
-pub async fn list_keys(account_id: String) -> Result<KeyList, AppError> {
+pub async fn list_keys(account_id: String) -> Result<KeyList, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let keys = service::list(&call.state, &call.caller, &account_id).await?;
@@ -236,7 +238,7 @@ mod policy_forms {
         tpm: Option<String>,
         max_concurrency: Option<String>,
         spend_cap: Option<String>,
-    ) -> Result<IssuedKey, AppError> {
+    ) -> Result<IssuedKey, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let text = PolicyText { expires_at, ip_allowlist, model_whitelist, rpm, tpm, max_concurrency, spend_cap };
         let result = match text.parse() {
@@ -274,7 +276,7 @@ mod policy_forms {
         tpm: Option<String>,
         max_concurrency: Option<String>,
         spend_cap: Option<String>,
-    ) -> Result<KeyView, AppError> {
+    ) -> Result<KeyView, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let result = async {
             let before = service::get(&call.state, &call.caller, &id).await?;
@@ -302,7 +304,7 @@ mod policy_forms {
 
 /// The key just created by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_new_key")]
-pub async fn take_new_key() -> Result<Option<IssuedKey>, AppError> {
+pub async fn take_new_key() -> Result<Option<IssuedKey>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let issued = crate::state::take_flash::<IssuedKey>(NEW_KEY_FLASH).await;
     call.finish(issued)
@@ -310,7 +312,7 @@ pub async fn take_new_key() -> Result<Option<IssuedKey>, AppError> {
 
 /// Disables or re-enables a key (`enabled` / `disabled`).
 #[server(prefix = "/rpc", endpoint = "set_key_status")]
-pub async fn set_key_status(id: String, status: String) -> Result<KeyView, AppError> {
+pub async fn set_key_status(id: String, status: String) -> Result<KeyView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let status = match KeyStatus::parse(&status) {
@@ -325,7 +327,7 @@ pub async fn set_key_status(id: String, status: String) -> Result<KeyView, AppEr
 
 /// Revokes a key for good; `confirm` must be ticked.
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
-pub async fn revoke_key(id: String, confirm: Option<String>) -> Result<KeyView, AppError> {
+pub async fn revoke_key(id: String, confirm: Option<String>) -> Result<KeyView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     if confirm.as_deref().is_none_or(str::is_empty) {
         return call.finish(Err(AppError::invalid(

@@ -2,8 +2,8 @@ use super::{
     list_keys, take_new_key, CreateKey, IssuedKey, KeyList, KeyStatus, KeyView, RevokeKey, SetKeyStatus, UpdateKey,
 };
 use crate::auth::Viewer;
-use crate::error::AppError;
-use crate::layout::{ErrorNotice, FormResult, OneTimeSecret};
+use crate::error::{AppError, ConsoleError};
+use crate::layout::{ErrorNotice, FormResult, OneTimeSecret, QuoteRequestId};
 use crate::money::format_credits;
 use crate::timefmt::{format_datetime_local, format_utc};
 use leptos::prelude::*;
@@ -220,12 +220,12 @@ fn KeyTable(list: KeyList, set_status: ServerAction<SetKeyStatus>, revoke: Serve
 
 /// The latest error of a key form: the sentence, and one line per bad list entry.
 #[component]
-fn KeyFormError(result: Signal<Option<Result<(), AppError>>>) -> impl IntoView {
+fn KeyFormError(result: Signal<Option<Result<(), ConsoleError>>>) -> impl IntoView {
     move || {
         let Some(Err(error)) = result.get() else {
             return ().into_any();
         };
-        let sentence = field_sentence(&error);
+        let sentence = field_sentence(&error.error);
         let mut lines = sentence.lines().map(str::to_owned);
         let first = lines.next().unwrap_or_default();
         let entries: Vec<String> = lines.collect();
@@ -240,6 +240,7 @@ fn KeyFormError(result: Signal<Option<Result<(), AppError>>>) -> impl IntoView {
                             </ul>
                         }
                     })}
+                <QuoteRequestId error />
             </div>
         }
         .into_any()

@@ -2,7 +2,9 @@
 //! switch on and off, and test, through the same services as `/api/v1/channels`.
 
 use super::{ChannelTest, ChannelView};
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +24,7 @@ pub struct ChannelList {
 const CHANNEL_TEST_FLASH: &str = "tollgate.channel_test";
 
 #[server(prefix = "/rpc", endpoint = "list_channels")]
-pub async fn list_channels() -> Result<ChannelList, AppError> {
+pub async fn list_channels() -> Result<ChannelList, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = async {
         let channels = service::list_channels(&call.state, &call.caller).await?;
@@ -34,7 +36,7 @@ pub async fn list_channels() -> Result<ChannelList, AppError> {
 
 /// Switches a channel on (`true`) or off (`false`).
 #[server(prefix = "/rpc", endpoint = "set_channel_enabled")]
-pub async fn set_channel_enabled(id: String, enabled: bool) -> Result<ChannelView, AppError> {
+pub async fn set_channel_enabled(id: String, enabled: bool) -> Result<ChannelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let change = super::ChannelChange { enabled: Some(enabled), ..Default::default() };
     call.finish(service::change_channel(&call.state, &call.caller, &id, change).await)
@@ -42,7 +44,7 @@ pub async fn set_channel_enabled(id: String, enabled: bool) -> Result<ChannelVie
 
 /// Sends one small chat request through the channel and reports how it went.
 #[server(prefix = "/rpc", endpoint = "test_channel")]
-pub async fn test_channel(id: String) -> Result<ChannelTest, AppError> {
+pub async fn test_channel(id: String) -> Result<ChannelTest, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = service::test_channel(&call.state, &call.caller, &id).await;
     if let (Ok(test), true) = (&result, crate::state::is_form_post()) {
@@ -53,7 +55,7 @@ pub async fn test_channel(id: String) -> Result<ChannelTest, AppError> {
 
 /// The test just run by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_channel_test")]
-pub async fn take_channel_test() -> Result<Option<ChannelTest>, AppError> {
+pub async fn take_channel_test() -> Result<Option<ChannelTest>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let test = crate::state::take_flash::<ChannelTest>(CHANNEL_TEST_FLASH).await;
     call.finish(test)
@@ -86,7 +88,7 @@ mod channel_forms {
         weight: String,
         timeout_ms: String,
         enabled: Option<String>,
-    ) -> Result<ChannelView, AppError> {
+    ) -> Result<ChannelView, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let result = async {
             let input = crate::models::NewChannel {
@@ -118,7 +120,7 @@ mod channel_forms {
         priority: String,
         weight: String,
         timeout_ms: String,
-    ) -> Result<ChannelView, AppError> {
+    ) -> Result<ChannelView, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let result = async {
             let change = crate::models::ChannelChange {

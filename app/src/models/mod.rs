@@ -15,7 +15,9 @@ pub mod store;
 pub use channel_page::ChannelsPage;
 pub use page::ModelsPage;
 
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use crate::users::text_enum;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -211,7 +213,7 @@ pub struct ChannelTest {
 
 /// The catalog, for everyone signed in.
 #[server(prefix = "/rpc", endpoint = "list_catalog")]
-pub async fn list_catalog() -> Result<Vec<ModelView>, AppError> {
+pub async fn list_catalog() -> Result<Vec<ModelView>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::list_models(&call.state, &call.caller).await)
 }
@@ -224,7 +226,7 @@ pub async fn update_model(
     status: ModelStatus,
     input_price: String,
     output_price: String,
-) -> Result<ModelView, AppError> {
+) -> Result<ModelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let price = |param: &str, text: &str| {
         crate::money::parse_credits(text)
@@ -252,7 +254,7 @@ pub async fn update_model_channels(
     serve: Option<Vec<String>>,
     channel_ids: Option<Vec<String>>,
     upstream_models: Option<Vec<String>>,
-) -> Result<ModelView, AppError> {
+) -> Result<ModelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let serve = serve.unwrap_or_default();
     let links = channel_ids

@@ -7,7 +7,9 @@ pub mod service;
 
 pub use page::TokensPage;
 
+#[cfg(feature = "ssr")]
 use crate::error::AppError;
+use crate::error::ConsoleError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +47,7 @@ pub struct NewToken {
 }
 
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
-pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
+pub async fn list_tokens() -> Result<Vec<TokenView>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::list(&call.state, &call.caller).await)
 }
@@ -56,7 +58,7 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
 const NEW_TOKEN_FLASH: &str = "tollgate.new_token";
 
 #[server(prefix = "/rpc", endpoint = "create_token")]
-pub async fn create_token(name: String) -> Result<IssuedToken, AppError> {
+pub async fn create_token(name: String) -> Result<IssuedToken, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let result = service::create(&call.state, &call.caller, NewToken { name }).await;
     if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
@@ -67,7 +69,7 @@ pub async fn create_token(name: String) -> Result<IssuedToken, AppError> {
 
 /// The token just created by a plain form post, for the page render it redirected to only.
 #[server(prefix = "/rpc", endpoint = "take_new_token")]
-pub async fn take_new_token() -> Result<Option<IssuedToken>, AppError> {
+pub async fn take_new_token() -> Result<Option<IssuedToken>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let issued = crate::state::take_flash::<IssuedToken>(NEW_TOKEN_FLASH).await;
     call.finish(issued)
@@ -75,7 +77,7 @@ pub async fn take_new_token() -> Result<Option<IssuedToken>, AppError> {
 
 /// Revokes a token for good; `confirm` must be ticked.
 #[server(prefix = "/rpc", endpoint = "revoke_token")]
-pub async fn revoke_token(id: String, confirm: Option<String>) -> Result<(), AppError> {
+pub async fn revoke_token(id: String, confirm: Option<String>) -> Result<(), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     if confirm.as_deref().is_none_or(str::is_empty) {
         return call.finish(Err(AppError::invalid(

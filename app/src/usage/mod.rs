@@ -10,7 +10,7 @@ pub mod store;
 pub(crate) use page::encode;
 pub use page::{SupportPage, UsageDetailPage, UsagePage as UsageLogPage};
 
-use crate::error::AppError;
+use crate::error::ConsoleError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ pub fn fix_for(status: i64, layer: Option<&str>, code: Option<&str>) -> &'static
 
 /// One usage row by request id, with names (admins and support: any tenant, audited).
 #[server(prefix = "/rpc", endpoint = "get_usage")]
-pub async fn get_usage(request_id: String) -> Result<RequestDetail, AppError> {
+pub async fn get_usage(request_id: String) -> Result<RequestDetail, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::get(&call.state, &call.caller, request_id.trim()).await)
 }
@@ -182,7 +182,7 @@ mod list_fn {
         from: Option<String>,
         to: Option<String>,
         cursor: Option<String>,
-    ) -> Result<UsagePage, AppError> {
+    ) -> Result<UsagePage, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let given = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let time = |param: &str, value: Option<String>| crate::timefmt::parse_form_time(param, value.as_deref());

@@ -1,39 +1,14 @@
 use super::{fix_for, get_usage, list_usage, RequestDetail, UsageRecord};
 use crate::auth::Viewer;
+use crate::error::{AppError, ConsoleError};
 use crate::keys::list_keys;
-use crate::layout::ErrorNotice;
+use crate::layout::{CopyButton, CopyableId, ErrorNotice};
 use crate::money::format_credits;
 use crate::timefmt::format_utc;
 use crate::users::PlatformRole;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-/// A button that copies `text` (plain JavaScript, so it works before hydration too).
-#[component]
-fn CopyButton(text: String) -> impl IntoView {
-    view! {
-        <button
-            type="button"
-            class="copy"
-            data-copy=text
-            onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
-        >
-            "Copy"
-        </button>
-    }
-}
-
-/// A request id with a button that copies it.
-#[component]
-pub fn CopyableId(id: String) -> impl IntoView {
-    view! {
-        <span class="copyable">
-            <code data-testid="request-id">{id.clone()}</code>
-            <CopyButton text=id />
-        </span>
-    }
-}
 
 /// A thing by its name (and `children`, such as a key's prefix), with its id as secondary,
 /// copyable text; a dash when there is none.
@@ -387,7 +362,7 @@ pub fn UsageDetailPage() -> impl IntoView {
 pub fn SupportPage() -> impl IntoView {
     let role = expect_context::<Viewer>().user.role;
     if role == PlatformRole::User {
-        return view! { <ErrorNotice error=crate::error::AppError::Forbidden /> }.into_any();
+        return view! { <ErrorNotice error=ConsoleError::local(AppError::Forbidden) /> }.into_any();
     }
     let query = use_query_map();
     let searched = query.read_untracked().get("id").unwrap_or_default();

@@ -8,7 +8,7 @@ pub mod store;
 
 pub use page::UsersPage;
 
-use crate::error::AppError;
+use crate::error::ConsoleError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -85,20 +85,24 @@ pub struct UserChange {
 }
 
 #[server(prefix = "/rpc", endpoint = "list_users")]
-pub async fn list_users() -> Result<Vec<UserView>, AppError> {
+pub async fn list_users() -> Result<Vec<UserView>, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     call.finish(service::list(&call.state, &call.caller).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "create_user")]
-pub async fn create_user(email: String, password: String, role: PlatformRole) -> Result<UserView, AppError> {
+pub async fn create_user(email: String, password: String, role: PlatformRole) -> Result<UserView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let input = NewUser { email, password, role };
     call.finish(service::create(&call.state, &call.caller, input).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "change_user")]
-pub async fn change_user(id: String, role: Option<PlatformRole>, status: Option<Status>) -> Result<UserView, AppError> {
+pub async fn change_user(
+    id: String,
+    role: Option<PlatformRole>,
+    status: Option<Status>,
+) -> Result<UserView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let change = UserChange { role, status };
     call.finish(service::change(&call.state, &call.caller, &id, change).await)

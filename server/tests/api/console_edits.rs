@@ -7,13 +7,6 @@ use crate::on_both_backends;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-async fn call(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let response = client.post(app.url(&format!("/rpc/{name}"))).form(form).send().await.unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
-}
-
 /// Every field of the edit form, as the browser sends it (empty fields clear their limit).
 fn edit_form<'a>(id: &'a str, name: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
@@ -76,7 +69,7 @@ async fn key_policy_edits_check_owner_and_tenant(backend: Backend) {
             ("spend_cap", "7.5"),
         ],
     );
-    let (status, body) = call(&app, &owner, "update_key", &form).await;
+    let (status, body) = app.rpc(&owner, "update_key", &form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "ci renamed");
     assert_eq!(body["expires_at"], expires_at, "an expiry left as shown keeps its seconds");
@@ -89,7 +82,7 @@ async fn key_policy_edits_check_owner_and_tenant(backend: Backend) {
     assert_eq!(stored, body, "the form saved through the same service the API reads");
 
     // Clearing everything: no expiry, any address, all models, no limits.
-    let (status, body) = call(&app, &owner, "update_key", &edit_form(&key_id, "ci", &[])).await;
+    let (status, body) = app.rpc(&owner, "update_key", &edit_form(&key_id, "ci", &[])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for field in ["expires_at", "rpm", "tpm", "max_concurrency", "spend_cap"] {
         assert_eq!(body[field], Value::Null, "{field} cleared: {body}");
@@ -98,22 +91,22 @@ async fn key_policy_edits_check_owner_and_tenant(backend: Backend) {
 
     // Every bad allowlist entry is named; nothing is saved.
     let form = edit_form(&key_id, "ci", &[("ip_allowlist", "10.0.0.1\nnope\n::1\n300.1.1.1")]);
-    let (status, body) = call(&app, &owner, "update_key", &form).await;
+    let (status, body) = app.rpc(&owner, "update_key", &form).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = body.to_string();
     assert!(message.contains("ip_allowlist[1]") && message.contains("Entry 2: `nope`"), "{body}");
     assert!(message.contains("Entry 4: `300.1.1.1`"), "{body}");
-    let (status, _) = call(&app, &owner, "update_key", &edit_form(&key_id, "ci", &[("rpm", "lots")])).await;
+    let (status, _) = app.rpc(&owner, "update_key", &edit_form(&key_id, "ci", &[("rpm", "lots")])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Another tenant's member, and a member of the same account who does not own the key: 404.
-    let (status, _) = call(&app, &stranger, "update_key", &edit_form(&key_id, "taken", &[])).await;
+    let (status, _) = app.rpc(&stranger, "update_key", &edit_form(&key_id, "taken", &[])).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&app, &member, "update_key", &edit_form(&key_id, "taken", &[])).await;
+    let (status, _) = app.rpc(&member, "update_key", &edit_form(&key_id, "taken", &[])).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&app, &support, "update_key", &edit_form(&key_id, "taken", &[])).await;
+    let (status, _) = app.rpc(&support, "update_key", &edit_form(&key_id, "taken", &[])).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "support reads keys but does not change them");
-    let (status, _) = call(&app, &browser(), "update_key", &edit_form(&key_id, "taken", &[])).await;
+    let (status, _) = app.rpc(&browser(), "update_key", &edit_form(&key_id, "taken", &[])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let stored: Value =
         owner.get(app.url(&format!("/api/v1/keys/{key_id}"))).send().await.unwrap().json().await.unwrap();
@@ -121,10 +114,10 @@ async fn key_policy_edits_check_owner_and_tenant(backend: Backend) {
 
     // A member edits their own key.
     let (status, body) =
-        call(&app, &member, "create_key", &[("account_id", &own), ("name", "mine"), ("ip_allowlist", "")]).await;
+        app.rpc(&member, "create_key", &[("account_id", &own), ("name", "mine"), ("ip_allowlist", "")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let own_key = body["id"].as_str().unwrap().to_owned();
-    let (status, body) = call(&app, &member, "update_key", &edit_form(&own_key, "mine", &[("rpm", "5")])).await;
+    let (status, body) = app.rpc(&member, "update_key", &edit_form(&own_key, "mine", &[("rpm", "5")])).await;
     assert_eq!((status, body["rpm"].clone()), (StatusCode::OK, json!(5)), "{body}");
 }
 
@@ -171,17 +164,17 @@ async fn channel_functions_are_for_admins(backend: Backend) {
     ];
     for (name, form) in refused {
         for (who, client) in [("a user", &owner), ("support", &support)] {
-            let (status, body) = call(&app, client, name, form).await;
+            let (status, body) = app.rpc(client, name, form).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{name} by {who}: {body}");
         }
-        let (status, _) = call(&app, &browser(), name, form).await;
+        let (status, _) = app.rpc(&browser(), name, form).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} by a stranger");
     }
-    let (status, body) = call(&app, &admin, "list_channels", &[]).await;
+    let (status, body) = app.rpc(&admin, "list_channels", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["channels"].as_array().unwrap().len(), 1, "nothing was created or changed: {body}");
     assert_eq!(body["channels"][0]["enabled"], true);
-    let (status, _) = call(&app, &owner, "take_channel_test", &[]).await;
+    let (status, _) = app.rpc(&owner, "take_channel_test", &[]).await;
     assert_eq!(status, StatusCode::OK, "a flash is only ever the caller's own");
 }
 
@@ -190,22 +183,22 @@ async fn admins_manage_channels_through_the_console(backend: Backend) {
     let admin = app.admin().await;
     let echo = echo_channel(&app, &admin).await;
 
-    let (status, created) = call(
-        &app,
-        &admin,
-        "create_channel",
-        &[
-            ("name", "provider"),
-            ("protocol", "openai"),
-            ("base_url", "https://example.test/v1/"),
-            ("credential", "sk-kept-secret"),
-            ("models[]", "echo-1"),
-            ("priority", "5"),
-            ("weight", "2"),
-            ("timeout_ms", "1500"),
-        ],
-    )
-    .await;
+    let (status, created) = app
+        .rpc(
+            &admin,
+            "create_channel",
+            &[
+                ("name", "provider"),
+                ("protocol", "openai"),
+                ("base_url", "https://example.test/v1/"),
+                ("credential", "sk-kept-secret"),
+                ("models[]", "echo-1"),
+                ("priority", "5"),
+                ("weight", "2"),
+                ("timeout_ms", "1500"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created["enabled"], false, "an unticked box is off");
     assert_eq!(
@@ -214,40 +207,40 @@ async fn admins_manage_channels_through_the_console(backend: Backend) {
     );
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let (status, body) = call(
-        &app,
-        &admin,
-        "create_channel",
-        &[
-            ("name", "bad"),
-            ("protocol", "openai"),
-            ("base_url", "https://x.test"),
-            ("priority", "high"),
-            ("weight", "1"),
-            ("timeout_ms", "1"),
-        ],
-    )
-    .await;
+    let (status, body) = app
+        .rpc(
+            &admin,
+            "create_channel",
+            &[
+                ("name", "bad"),
+                ("protocol", "openai"),
+                ("base_url", "https://x.test"),
+                ("priority", "high"),
+                ("weight", "1"),
+                ("timeout_ms", "1"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     // The model's channel form names the upstream model; editing the channel keeps it.
-    let (status, model) = call(
-        &app,
-        &admin,
-        "update_model_channels",
-        &[
-            ("code", "echo-1"),
-            ("channel_ids[]", &echo),
-            ("upstream_models[]", ""),
-            ("channel_ids[]", &id),
-            ("upstream_models[]", " gpt-4o-mini "),
-            ("channel_ids[]", "unticked"),
-            ("upstream_models[]", "ignored"),
-            ("serve[]", &echo),
-            ("serve[]", &id),
-        ],
-    )
-    .await;
+    let (status, model) = app
+        .rpc(
+            &admin,
+            "update_model_channels",
+            &[
+                ("code", "echo-1"),
+                ("channel_ids[]", &echo),
+                ("upstream_models[]", ""),
+                ("channel_ids[]", &id),
+                ("upstream_models[]", " gpt-4o-mini "),
+                ("channel_ids[]", "unticked"),
+                ("upstream_models[]", "ignored"),
+                ("serve[]", &echo),
+                ("serve[]", &id),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{model}");
     assert_eq!(
         model["channels"],
@@ -255,23 +248,23 @@ async fn admins_manage_channels_through_the_console(backend: Backend) {
     );
 
     // A blank credential keeps the stored one; the protocol and the rest change.
-    let (status, changed) = call(
-        &app,
-        &admin,
-        "update_channel",
-        &[
-            ("id", &id),
-            ("name", "provider renamed"),
-            ("protocol", "anthropic"),
-            ("base_url", "https://anthropic.test"),
-            ("credential", ""),
-            ("models[]", "echo-1"),
-            ("priority", "1"),
-            ("weight", "3"),
-            ("timeout_ms", "2000"),
-        ],
-    )
-    .await;
+    let (status, changed) = app
+        .rpc(
+            &admin,
+            "update_channel",
+            &[
+                ("id", &id),
+                ("name", "provider renamed"),
+                ("protocol", "anthropic"),
+                ("base_url", "https://anthropic.test"),
+                ("credential", ""),
+                ("models[]", "echo-1"),
+                ("priority", "1"),
+                ("weight", "3"),
+                ("timeout_ms", "2000"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!((changed["name"].as_str(), changed["protocol"].as_str()), (Some("provider renamed"), Some("anthropic")));
     assert_eq!((changed["priority"].as_i64(), changed["weight"].as_i64()), (Some(1), Some(3)));
@@ -280,16 +273,16 @@ async fn admins_manage_channels_through_the_console(backend: Backend) {
     let echo_model = models.iter().find(|m| m["code"] == "echo-1").unwrap();
     assert_eq!(echo_model["channels"][1]["upstream_model"], "gpt-4o-mini", "kept through the channel's edit");
 
-    let (status, body) = call(&app, &admin, "set_channel_enabled", &[("id", &id), ("enabled", "true")]).await;
+    let (status, body) = app.rpc(&admin, "set_channel_enabled", &[("id", &id), ("enabled", "true")]).await;
     assert_eq!((status, body["enabled"].clone()), (StatusCode::OK, json!(true)));
-    let (status, listed) = call(&app, &admin, "list_channels", &[]).await;
+    let (status, listed) = app.rpc(&admin, "list_channels", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!listed.to_string().contains("sk-kept-secret"), "the credential never comes back: {listed}");
     assert!(listed["models"].as_array().unwrap().contains(&json!("echo-1")));
 
-    let (status, test) = call(&app, &admin, "test_channel", &[("id", &echo)]).await;
+    let (status, test) = app.rpc(&admin, "test_channel", &[("id", &echo)]).await;
     assert_eq!((status, test["ok"].clone()), (StatusCode::OK, json!(true)), "{test}");
-    let (status, _) = call(&app, &admin, "test_channel", &[("id", "no-such-channel")]).await;
+    let (status, _) = app.rpc(&admin, "test_channel", &[("id", "no-such-channel")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

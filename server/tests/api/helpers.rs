@@ -141,6 +141,15 @@ pub fn browser() -> Client {
 }
 
 impl TestApp {
+    /// Calls the console's server function `name` directly over HTTP, as a form post
+    /// without `Accept: text/html` (so errors come back with their status, not a redirect).
+    pub async fn rpc(&self, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = client.post(self.url(&format!("/rpc/{name}"))).form(form).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
