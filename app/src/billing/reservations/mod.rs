@@ -8,6 +8,11 @@
 //! database a key's and an account's `reserved` are the sums of their leases, granted by
 //! conditional UPDATEs, so instances sharing a database stay within every balance and cap.
 //!
+//! A lease is refilled in the background once half of it is used, so requests wait for
+//! the database only when a lease runs dry; its size follows demand (a busy key's lease
+//! grows about once a second), because a grow on the request path set the gateway's tail
+//! latency and throughput.
+//!
 //! An instance renews its leases while it lives. After a crash its leases go back at its
 //! next start (same instance id) or, from any instance, once they are stale; the charges
 //! it had not yet written are lost, at most one flush interval's worth.
@@ -22,8 +27,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// A lease grows by enough for this many requests like the one that needed it.
+/// A lease grows by enough for this many requests like the one that needed it, at first.
 const LEASE_AHEAD: i64 = 16;
+/// The most requests' worth a lease grows by at once, however busy its key.
+const MAX_AHEAD: i64 = 4_096;
+/// Grown sooner than this after the last grow, a lease doubles the next one; later than
+/// `SLOW_GROWTH`, it halves it.
+const FAST_GROWTH: Duration = Duration::from_secs(1);
+const SLOW_GROWTH: Duration = Duration::from_secs(5);
 /// A lease unused for this long goes back to its key and account.
 const IDLE: Duration = Duration::from_secs(2);
 /// How often leases are renewed and stale ones of dead instances given back.
@@ -60,11 +71,25 @@ struct Lease {
     /// Charged and not yet written; still part of `leased` until it is.
     unwritten: i64,
     last_used: Instant,
+    /// How many requests' worth the next grow asks for.
+    ahead: i64,
+    last_grown: Option<Instant>,
+    /// A grow is under way in the background.
+    refilling: bool,
 }
 
 impl Lease {
     fn new(account_id: &str) -> Lease {
-        Lease { account_id: account_id.to_owned(), leased: 0, held: 0, unwritten: 0, last_used: Instant::now() }
+        Lease {
+            account_id: account_id.to_owned(),
+            leased: 0,
+            held: 0,
+            unwritten: 0,
+            last_used: Instant::now(),
+            ahead: LEASE_AHEAD,
+            last_grown: None,
+            refilling: false,
+        }
     }
 
     /// How much more the lease needs to hold `amount` too (zero or less: it has room).
@@ -72,8 +97,25 @@ impl Lease {
         self.held + self.unwritten + amount - self.leased
     }
 
+    /// Whether, after holding `amount`, the lease should grow before it runs dry.
+    fn wants_refill(&self, amount: i64) -> bool {
+        !self.refilling && -self.shortfall(0) < amount.saturating_mul(self.ahead) / 2
+    }
+
+    /// The size of the next grow, in requests: doubled while grows come fast, halved
+    /// when they come slowly.
+    fn next_ahead(&mut self) -> i64 {
+        match self.last_grown.map(|at| at.elapsed()) {
+            Some(since) if since < FAST_GROWTH => self.ahead = (self.ahead * 2).min(MAX_AHEAD),
+            Some(since) if since > SLOW_GROWTH => self.ahead = (self.ahead / 2).max(LEASE_AHEAD),
+            _ => {}
+        }
+        self.last_grown = Some(Instant::now());
+        self.ahead
+    }
+
     fn idle(&self) -> bool {
-        self.held == 0 && self.unwritten == 0 && self.last_used.elapsed() >= IDLE
+        self.held == 0 && self.unwritten == 0 && !self.refilling && self.last_used.elapsed() >= IDLE
     }
 }
 
@@ -140,25 +182,53 @@ impl Purse {
         }
     }
 
-    /// Holds `amount` within the lease as it stands, or says how much it lacks.
+    /// Holds `amount` within the lease as it stands, or says how much it lacks; starts a
+    /// refill when the hold leaves the lease less than half full.
     fn try_hold(&self, key_id: &str, account_id: &str, amount: i64) -> Result<Hold, i64> {
-        let mut books = self.books();
-        let lease = lease_of(&mut books.leases, key_id, account_id);
-        lease.last_used = Instant::now();
-        let shortfall = lease.shortfall(amount);
-        if shortfall > 0 {
-            return Err(shortfall);
+        let refill_by = {
+            let mut books = self.books();
+            let lease = lease_of(&mut books.leases, key_id, account_id);
+            lease.last_used = Instant::now();
+            let shortfall = lease.shortfall(amount);
+            if shortfall > 0 {
+                return Err(shortfall);
+            }
+            lease.held += amount;
+            lease.wants_refill(amount).then(|| {
+                lease.refilling = true;
+                amount.saturating_mul(lease.next_ahead())
+            })
+        };
+        if let Some(size) = refill_by {
+            self.refill(key_id, account_id, size);
         }
-        lease.held += amount;
         let (key_id, account_id) = (key_id.to_owned(), account_id.to_owned());
         Ok(Hold { purse: self.clone(), key_id, account_id, amount })
     }
 
-    /// Grows the lease by enough for a few more such requests, or by just the shortfall
-    /// when the cap or balance has no more.
+    /// Grows the lease in the background while it still has room. A refused grow is left
+    /// to the request that finds the lease dry: it grows by just what it lacks.
+    fn refill(&self, key_id: &str, account_id: &str, size: i64) {
+        let (purse, key_id, account_id) = (self.clone(), key_id.to_owned(), account_id.to_owned());
+        tokio::spawn(async move {
+            let grown = store::grow(&purse.0.db, &purse.0.instance_id, &key_id, &account_id, size, now_ms()).await;
+            let mut books = purse.books();
+            let lease = lease_of(&mut books.leases, &key_id, &account_id);
+            lease.refilling = false;
+            match grown {
+                Ok(()) => lease.leased += size,
+                Err(ReserveError::Database(cause)) => tracing::warn!(error = %cause, "could not refill a lease"),
+                Err(_) => lease.ahead = (lease.ahead / 2).max(LEASE_AHEAD),
+            }
+        });
+    }
+
+    /// Grows the lease by enough for more such requests, or by just the shortfall when
+    /// the cap or balance has no more.
     async fn grow(&self, key_id: &str, account_id: &str, shortfall: i64, amount: i64) -> Result<(), ReserveError> {
         let (db, instance) = (&self.0.db, self.0.instance_id.as_str());
-        let ahead = shortfall + amount * (LEASE_AHEAD - 1);
+        let requests = lease_of(&mut self.books().leases, key_id, account_id).next_ahead();
+        let ahead = shortfall + amount.saturating_mul(requests - 1);
         let granted = match store::grow(db, instance, key_id, account_id, ahead, now_ms()).await {
             Ok(()) => ahead,
             Err(ReserveError::Database(cause)) => return Err(ReserveError::Database(cause)),
@@ -225,7 +295,9 @@ impl Purse {
             let keys: Vec<String> = books
                 .leases
                 .iter()
-                .filter(|(_, lease)| lease.idle() || (all && lease.held == 0 && lease.unwritten == 0))
+                .filter(|(_, lease)| {
+                    lease.idle() || (all && lease.held == 0 && lease.unwritten == 0 && !lease.refilling)
+                })
                 .map(|(key_id, _)| key_id.clone())
                 .collect();
             keys.into_iter().filter_map(|key_id| books.leases.remove(&key_id).map(|lease| (key_id, lease))).collect()
@@ -281,6 +353,14 @@ impl Purse {
                 Err(err) => tracing::error!(attempt, error = %err, "writing charges at shutdown failed"),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // A refill finishing after its lease went back would lease money nobody gives back
+        // until this instance's next start; each is one database write.
+        for _ in 0..500 {
+            if !self.books().leases.values().any(|lease| lease.refilling) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.give_back(true).await;
     }

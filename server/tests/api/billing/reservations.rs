@@ -249,7 +249,40 @@ async fn leases_of_a_dead_instance_go_back(backend: Backend) {
     assert_eq!(s.books().await, (9_000_000 - 70_000, 0));
 }
 
+/// A lease is refilled before it runs dry, by more each time while grows come fast: the
+/// hold that leaves it less than half full grows it in the background.
+async fn a_busy_lease_is_refilled_ahead_of_demand(backend: Backend) {
+    const AMOUNT: i64 = 1_000;
+    let s = setup(backend, 10_000_000).await;
+    let key = s.key(None).await;
+    let purse = s.purse("one").await;
+    let mut held = vec![s.hold(&purse, &key, AMOUNT).await.unwrap()];
+    assert_eq!(s.key_totals(&key).await, (0, 16 * AMOUNT), "the first hold leases 16 requests' worth");
+    while held.len() < 8 {
+        held.push(s.hold(&purse, &key, AMOUNT).await.unwrap());
+    }
+    assert_eq!(s.key_totals(&key).await, (0, 16 * AMOUNT), "half full: no refill yet");
+
+    // The ninth hold leaves room for 7: a refill of twice the last grow starts, and no
+    // request waits for it.
+    held.push(s.hold(&purse, &key, AMOUNT).await.unwrap());
+    let mut reserved = 0;
+    for _ in 0..100 {
+        reserved = s.key_totals(&key).await.1;
+        if reserved > 16 * AMOUNT {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reserved, (16 + 32) * AMOUNT, "refilled in the background, doubled");
+
+    drop(held);
+    purse.close().await;
+    assert_eq!(s.books().await, (10_000_000, 0), "the refill went back at close");
+}
+
 on_both_backends!(
+    a_busy_lease_is_refilled_ahead_of_demand,
     concurrent_holds_never_overdraw,
     instances_sharing_a_database_never_overdraw,
     a_hold_is_charged_once_and_a_dropped_hold_is_free,
