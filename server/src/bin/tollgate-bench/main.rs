@@ -173,11 +173,18 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
             eprintln!("{mode:?} at {rate} rps ...");
             let direct_run = load::open_loop(&client, &direct, rate, settings.run_time).await;
             tokio::time::sleep(BETWEEN_RUNS).await;
+            stack.tollgate.reset_peak_rss();
             let gateway_run = load::open_loop(&client, &gateway, rate, settings.run_time).await;
+            let peak_mib = stack.tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0);
             tokio::time::sleep(BETWEEN_RUNS).await;
             stack.tollgate.ensure_running()?;
-            rates.push(RateRow::new(mode, rate, &direct_run, &gateway_run));
+            rates.push(RateRow::new(mode, rate, &direct_run, &gateway_run, peak_mib));
         }
+    }
+    // The maximum runs come last: the memory they leave resident would otherwise count
+    // as the peak of every rate measured after them.
+    for mode in [Mode::NonStreaming, Mode::Streaming] {
+        let (direct, gateway) = (direct(mode), through(mode));
         eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
         let direct_run = load::closed_loop(&client, &direct, settings.concurrency, settings.run_time).await;
         tokio::time::sleep(BETWEEN_RUNS).await;
@@ -192,7 +199,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         seconds_per_run: settings.run_time.as_secs(),
         rates,
         throughput,
-        tollgate_peak_rss_mib: stack.tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0),
+        tollgate_peak_rss_mib: stack.tollgate.whole_run_peak_rss_kib().map(|kib| kib as f64 / 1024.0),
     })
 }
 

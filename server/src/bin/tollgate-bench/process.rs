@@ -11,6 +11,8 @@ pub struct Child {
     name: &'static str,
     log: PathBuf,
     inner: std::process::Child,
+    /// The highest peak seen before the last reset.
+    earlier_peak_kib: Option<u64>,
 }
 
 impl Child {
@@ -23,7 +25,7 @@ impl Child {
             .stderr(file)
             .spawn()
             .map_err(|source| BenchError::Spawn { name, source })?;
-        Ok(Child { name, log, inner })
+        Ok(Child { name, log, inner, earlier_peak_kib: None })
     }
 
     /// Fails if the child has died (a crash would otherwise read as a wall of errors).
@@ -36,7 +38,19 @@ impl Child {
         }
     }
 
-    /// The most memory the child has held resident so far (`VmHWM`), in KiB.
+    /// Starts a new peak: the kernel sets `VmHWM` back to what is resident now.
+    pub fn reset_peak_rss(&mut self) {
+        self.earlier_peak_kib = self.whole_run_peak_rss_kib();
+        // Best effort: without /proc the peak is simply not reported.
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.inner.id()), "5");
+    }
+
+    /// The most memory the child has held resident since it started, in KiB.
+    pub fn whole_run_peak_rss_kib(&self) -> Option<u64> {
+        self.peak_rss_kib().max(self.earlier_peak_kib)
+    }
+
+    /// The most memory the child has held resident since the last reset (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.inner.id())).ok()?;
         let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;

@@ -78,14 +78,23 @@ pub struct RateRow {
     pub overhead: Percentiles,
     /// Either side delivered under 95 % of the offered rate.
     pub queueing: bool,
+    /// Tollgate's peak resident memory during its run at this rate.
+    pub gateway_peak_rss_mib: Option<f64>,
 }
 
 impl RateRow {
-    pub fn new(mode: Mode, offered_rps: u32, direct: &OpenLoop, gateway: &OpenLoop) -> RateRow {
+    pub fn new(
+        mode: Mode,
+        offered_rps: u32,
+        direct: &OpenLoop,
+        gateway: &OpenLoop,
+        gateway_peak_rss_mib: Option<f64>,
+    ) -> RateRow {
         let (direct, gateway) = (Side::of(direct), Side::of(gateway));
         let floor = f64::from(offered_rps) * DELIVERED_THRESHOLD;
         let queueing = direct.achieved_rps < floor || gateway.achieved_rps < floor;
-        RateRow { mode, offered_rps, overhead: gateway.latency.minus(&direct.latency), direct, gateway, queueing }
+        let overhead = gateway.latency.minus(&direct.latency);
+        RateRow { mode, offered_rps, overhead, direct, gateway, queueing, gateway_peak_rss_mib }
     }
 }
 
@@ -133,19 +142,20 @@ impl Report {
         );
         println!("latency in ms from the intended send time to the last byte (open loop, corrected)\n");
         println!(
-            "{:<7}{:>6} | {:>23} | {:>23} | {:>23} | {:>15} | {:>9}",
+            "{:<7}{:>6} | {:>23} | {:>23} | {:>23} | {:>15} | {:>9} | {:>7}",
             "mode",
             "rps",
             "direct p50/p90/p99",
             "gateway p50/p90/p99",
             "overhead p50/p90/p99",
             "achieved d/g",
-            "errors"
+            "errors",
+            "gw MiB"
         );
         for row in &self.rates {
             let flag = if row.queueing { "  queueing" } else { "" };
             println!(
-                "{:<7}{:>6} | {} | {} | {} | {:>7.0}/{:<7.0} | {:>4}/{:<4}{flag}",
+                "{:<7}{:>6} | {} | {} | {} | {:>7.0}/{:<7.0} | {:>4}/{:<4} | {:>7}{flag}",
                 row.mode.label(),
                 row.offered_rps,
                 triple(&row.direct.latency),
@@ -155,6 +165,7 @@ impl Report {
                 row.gateway.achieved_rps,
                 row.direct.errors,
                 row.gateway.errors,
+                row.gateway_peak_rss_mib.map_or("-".to_owned(), |mib| format!("{mib:.1}")),
             );
         }
         println!("\nmaximum throughput (closed loop)");
@@ -172,7 +183,7 @@ impl Report {
             );
         }
         match self.tollgate_peak_rss_mib {
-            Some(mib) => println!("\nTollgate peak resident memory (VmHWM): {mib:.1} MiB"),
+            Some(mib) => println!("\nTollgate peak resident memory over the whole run (VmHWM): {mib:.1} MiB"),
             None => println!("\nTollgate peak resident memory: not available (no /proc)"),
         }
     }
@@ -212,7 +223,7 @@ mod tests {
     fn overhead_is_the_gateway_minus_direct_per_percentile() {
         let direct = run(&[1000; 100], 1000);
         let gateway = run(&[1500; 100], 1000);
-        let row = RateRow::new(Mode::NonStreaming, 100, &direct, &gateway);
+        let row = RateRow::new(Mode::NonStreaming, 100, &direct, &gateway, None);
         assert!((row.overhead.p50_ms - 0.5).abs() < 0.01, "{:?}", row.overhead);
         assert!(!row.queueing);
     }
@@ -222,6 +233,6 @@ mod tests {
         // 100 requests offered over one second, the last answered after 1.2 s: 83 per second.
         let direct = run(&[1000; 100], 1000);
         let gateway = run(&[1000; 100], 1200);
-        assert!(RateRow::new(Mode::Streaming, 100, &direct, &gateway).queueing);
+        assert!(RateRow::new(Mode::Streaming, 100, &direct, &gateway, None).queueing);
     }
 }
