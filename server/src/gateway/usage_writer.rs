@@ -9,27 +9,24 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-const BATCH: usize = 500;
-
-enum Message {
-    Row(Box<UsageRecord>),
-    Flush(oneshot::Sender<()>),
-}
-
+/// Rows go through their own channel, which the writer reads once per interval; flushes
+/// through another, which wakes it at once.
 #[derive(Clone)]
 pub struct UsageWriter {
-    sender: mpsc::UnboundedSender<Message>,
+    rows: mpsc::UnboundedSender<UsageRecord>,
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
 impl UsageWriter {
     pub fn spawn(db: Db, interval: Duration) -> (UsageWriter, JoinHandle<()>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        (UsageWriter { sender }, tokio::spawn(run(db, receiver, interval)))
+        let (rows, queued) = mpsc::unbounded_channel();
+        let (flushes, asked) = mpsc::unbounded_channel();
+        (UsageWriter { rows, flushes }, tokio::spawn(run(db, queued, asked, interval)))
     }
 
     /// Queues a row; never blocks (safe in `Drop`).
     pub fn record(&self, row: UsageRecord) {
-        if self.sender.send(Message::Row(Box::new(row))).is_err() {
+        if self.rows.send(row).is_err() {
             tracing::error!("usage writer stopped; a usage row was lost");
         }
     }
@@ -37,39 +34,53 @@ impl UsageWriter {
     /// Waits until every row queued before this call is in the database.
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
-        if self.sender.send(Message::Flush(done)).is_ok() {
+        if self.flushes.send(done).is_ok() {
             let _ = written.await;
         }
     }
 }
 
-async fn run(db: Db, mut receiver: mpsc::UnboundedReceiver<Message>, interval: Duration) {
+/// Writes what was queued once per interval, or at once when a flush asks. Waking for
+/// each row (a `recv` per row) cost a task switch per request, often a thread wake-up.
+async fn run(
+    db: Db,
+    mut queued: mpsc::UnboundedReceiver<UsageRecord>,
+    mut asked: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    interval: Duration,
+) {
     let mut pending: Vec<UsageRecord> = Vec::new();
     let mut ticker = tokio::time::interval(interval);
     loop {
-        tokio::select! {
-            message = receiver.recv() => match message {
-                Some(Message::Row(row)) => {
-                    pending.push(*row);
-                    if pending.len() >= BATCH {
-                        write(&db, &mut pending).await;
-                    }
-                }
-                Some(Message::Flush(done)) => {
-                    while !pending.is_empty() && !write(&db, &mut pending).await {
-                        tokio::time::sleep(interval).await;
-                    }
-                    let _ = done.send(());
-                }
+        let flush = tokio::select! {
+            _ = ticker.tick() => None,
+            flush = asked.recv() => match flush {
+                Some(done) => Some(done),
+                // Every writer handle is gone: write what is left and stop.
                 None => {
+                    take_queued(&mut queued, &mut pending);
                     write(&db, &mut pending).await;
                     return;
                 }
             },
-            _ = ticker.tick() => {
+        };
+        take_queued(&mut queued, &mut pending);
+        match flush {
+            Some(done) => {
+                while !pending.is_empty() && !write(&db, &mut pending).await {
+                    tokio::time::sleep(interval).await;
+                }
+                let _ = done.send(());
+            }
+            None => {
                 write(&db, &mut pending).await;
             }
         }
+    }
+}
+
+fn take_queued(queued: &mut mpsc::UnboundedReceiver<UsageRecord>, pending: &mut Vec<UsageRecord>) {
+    while let Ok(row) = queued.try_recv() {
+        pending.push(row);
     }
 }
 
