@@ -2,8 +2,10 @@
 //!
 //! Every statement keeps one equality true: a key's and an account's `reserved` are the
 //! sums of their leases over all instances. Transactions write before they read (a
-//! SQLite transaction that reads first cannot always upgrade to a write) and change a
-//! key's row before its account's, so concurrent ones cannot deadlock each other.
+//! SQLite transaction that reads first cannot always upgrade to a write) and lock rows in
+//! one order, leases, then keys, then accounts (each by id), so concurrent ones cannot
+//! deadlock each other. (A batch that locked a lease before its key while a grow locked
+//! the key before the lease deadlocked on PostgreSQL, stalling requests for a second.)
 
 use super::super::ledger::{self, Posting};
 use super::super::LedgerKind;
@@ -44,30 +46,6 @@ pub async fn grow(
     now: i64,
 ) -> Result<(), ReserveError> {
     let mut tx = db.pool().begin().await?;
-    let key = sqlx::query(
-        "UPDATE api_keys SET reserved = reserved + $1
-         WHERE id = $2 AND account_id = $3 AND (spend_cap IS NULL OR spent + reserved + $1 <= spend_cap)",
-    )
-    .bind(amount)
-    .bind(key_id)
-    .bind(account_id)
-    .execute(&mut *tx)
-    .await?;
-    if key.rows_affected() == 0 {
-        tx.rollback().await?;
-        return Err(ReserveError::KeyQuotaExhausted);
-    }
-    let account =
-        sqlx::query("UPDATE accounts SET reserved = reserved + $1 WHERE id = $2 AND balance - reserved >= $1")
-            .bind(amount)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-    if account.rows_affected() == 0 {
-        // Rolling back also takes the amount off the key again.
-        tx.rollback().await?;
-        return Err(ReserveError::InsufficientBalance);
-    }
     sqlx::query(
         "INSERT INTO leases (instance_id, key_id, account_id, amount, renewed_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (instance_id, key_id) DO UPDATE SET amount = leases.amount + excluded.amount, renewed_at = excluded.renewed_at",
@@ -79,6 +57,30 @@ pub async fn grow(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let key = sqlx::query(
+        "UPDATE api_keys SET reserved = reserved + $1
+         WHERE id = $2 AND account_id = $3 AND (spend_cap IS NULL OR spent + reserved + $1 <= spend_cap)",
+    )
+    .bind(amount)
+    .bind(key_id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
+    if key.rows_affected() == 0 {
+        // Rolling back also takes the amount off the lease again.
+        tx.rollback().await?;
+        return Err(ReserveError::KeyQuotaExhausted);
+    }
+    let account =
+        sqlx::query("UPDATE accounts SET reserved = reserved + $1 WHERE id = $2 AND balance - reserved >= $1")
+            .bind(amount)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+    if account.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Err(ReserveError::InsufficientBalance);
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -118,19 +120,38 @@ async fn unreserve(
     released: i64,
     charged: i64,
 ) -> Result<(), sqlx::Error> {
+    unreserve_key(conn, key_id, released, charged).await?;
+    unreserve_account(conn, account_id, released, charged).await
+}
+
+async fn unreserve_key(
+    conn: &mut sqlx::AnyConnection,
+    key_id: &str,
+    released: i64,
+    charged: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3")
         .bind(released)
         .bind(charged)
         .bind(key_id)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map(drop)
+}
+
+async fn unreserve_account(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    released: i64,
+    charged: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE accounts SET reserved = reserved - $1, balance = balance - $2 WHERE id = $3")
         .bind(released)
         .bind(charged)
         .bind(account_id)
         .execute(&mut *conn)
-        .await?;
-    Ok(())
+        .await
+        .map(drop)
 }
 
 /// One key's charges within a batch.
@@ -188,8 +209,9 @@ pub async fn write_charges(
             audit::record_in(&mut *tx, &actor, entry).await?;
         }
     }
+    // Leases, then keys, then accounts: the lock order of every transaction here.
     let mut outcome = HashMap::new();
-    for (key_id, batch) in by_key {
+    for (&key_id, batch) in &by_key {
         let covered = batch.settled.min(leased.get(key_id).copied().unwrap_or(0)).max(0);
         let lease = sqlx::query(
             "UPDATE leases SET amount = amount - $1, renewed_at = $2 WHERE instance_id = $3 AND key_id = $4",
@@ -202,9 +224,18 @@ pub async fn write_charges(
         .await?;
         let lost = lease.rows_affected() == 0;
         let released = if lost { 0 } else { covered };
-        let charged = batch.charged.iter().map(|charge| charge.amount).sum();
-        unreserve(&mut tx, key_id, batch.account_id, released, charged).await?;
         outcome.insert(key_id.to_owned(), Written { settled: batch.settled, released, lost });
+    }
+    let mut by_account: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (key_id, batch) in &by_key {
+        let released = outcome[*key_id].released;
+        let charged = batch.charged.iter().map(|charge| charge.amount).sum();
+        unreserve_key(&mut tx, key_id, released, charged).await?;
+        let account = by_account.entry(batch.account_id).or_default();
+        *account = (account.0 + released, account.1 + charged);
+    }
+    for (account_id, (released, charged)) in by_account {
+        unreserve_account(&mut tx, account_id, released, charged).await?;
     }
     tx.commit().await?;
     Ok(outcome)
