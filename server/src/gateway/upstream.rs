@@ -253,13 +253,17 @@ fn render(dialect: Dialect, completion: &Completion) -> Bytes {
 
 /// An upstream's whole answer for the client: untouched when the protocols match.
 fn whole_answer(dialect: Dialect, protocol: Protocol, bytes: Bytes) -> Result<Answer, GatewayError> {
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| GatewayError::UpstreamFailed { attempts: 1 })?;
+    let unreadable = |_| GatewayError::UpstreamFailed { attempts: 1 };
+    let same =
+        matches!((dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
+    if same {
+        let usage = super::protocol::usage_in(&bytes).map_err(unreadable)?;
+        return Ok(Answer::Whole { body: bytes, usage });
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
     let completion = match protocol {
         Protocol::Anthropic => anthropic::completion(&value),
         _ => openai::completion(&value),
     };
-    let same =
-        matches!((dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
-    let body = if same { bytes } else { render(dialect, &completion) };
-    Ok(Answer::Whole { body, usage: completion.usage })
+    Ok(Answer::Whole { body: render(dialect, &completion), usage: completion.usage })
 }

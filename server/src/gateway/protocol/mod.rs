@@ -55,6 +55,27 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+/// The usage of a whole answer that is relayed as it came, read without building the rest
+/// of it (serde skips every other field, still checking that the answer is JSON). OpenAI
+/// counts `prompt_tokens`/`completion_tokens`, Anthropic `input_tokens`/`output_tokens`.
+pub fn usage_in(answer: &[u8]) -> Result<Option<Usage>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Counts {
+        #[serde(alias = "input_tokens")]
+        prompt_tokens: Option<u64>,
+        #[serde(alias = "output_tokens")]
+        completion_tokens: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        usage: Option<Counts>,
+    }
+    let answer: Answer = serde_json::from_slice(answer)?;
+    Ok(answer.usage.and_then(|counts| {
+        Some(Usage { prompt_tokens: counts.prompt_tokens?, completion_tokens: counts.completion_tokens? })
+    }))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
     Stop,
@@ -181,5 +202,21 @@ fn stop_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, GatewayE
         Some(_) => {
             Err(GatewayError::InvalidType { field: field.to_owned(), expected: "a string or a list of strings" })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_read_from_either_protocols_answer_and_nothing_else() {
+        let openai = br#"{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#;
+        assert_eq!(usage_in(openai).unwrap(), Some(Usage { prompt_tokens: 12, completion_tokens: 3 }));
+        let anthropic = br#"{"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":7,"output_tokens":2}}"#;
+        assert_eq!(usage_in(anthropic).unwrap(), Some(Usage { prompt_tokens: 7, completion_tokens: 2 }));
+        assert_eq!(usage_in(br#"{"choices":[]}"#).unwrap(), None, "no usage reported");
+        assert_eq!(usage_in(br#"{"usage":{"prompt_tokens":1}}"#).unwrap(), None, "half a usage is none");
+        assert!(usage_in(b"{not json").is_err());
     }
 }
