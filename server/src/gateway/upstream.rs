@@ -11,7 +11,8 @@ use app::models::Protocol;
 use app::usage::Attempt;
 use bytes::Bytes;
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 use std::time::Instant;
 
 /// What the chosen channel answered.
@@ -81,36 +82,66 @@ fn conversation(request: &ClientRequest, dialect: Dialect) -> Result<Conversatio
 }
 
 /// The body to send: the client's own (model renamed) when protocols match, else translated.
-fn upstream_body(
-    request: &ClientRequest,
+fn upstream_body<'a>(
+    request: &'a ClientRequest,
     dialect: Dialect,
     model: &CatalogModel,
     target: &Target,
-) -> Result<Value, GatewayError> {
+) -> Result<UpstreamBody<'a>, GatewayError> {
     let protocol = target.channel.protocol;
     let default_max = model.view.default_max_tokens.max(1) as u64;
+    let renamed = ("model", Value::from(target.upstream_model.as_str()));
     match (dialect, protocol) {
         (Dialect::OpenAi, Protocol::Openai) => {
-            let mut body = request.body.clone();
-            body.insert("model".into(), target.upstream_model.clone().into());
+            let mut set = vec![renamed];
             if request.stream {
-                openai::ask_for_stream_usage(&mut body);
+                set.push(("stream_options", openai::stream_options_with_usage(&request.body)));
             }
-            Ok(Value::Object(body))
+            Ok(UpstreamBody::Forwarded { body: &request.body, set })
         }
         (Dialect::Anthropic, Protocol::Anthropic) => {
-            let mut body = request.body.clone();
-            body.insert("model".into(), target.upstream_model.clone().into());
-            body.entry("max_tokens").or_insert_with(|| default_max.into());
-            Ok(Value::Object(body))
+            let mut set = vec![renamed];
+            if !request.body.contains_key("max_tokens") {
+                set.push(("max_tokens", default_max.into()));
+            }
+            Ok(UpstreamBody::Forwarded { body: &request.body, set })
         }
         (dialect, Protocol::Openai) => {
-            Ok(openai::request_body(&conversation(request, dialect)?, &target.upstream_model))
+            Ok(UpstreamBody::Translated(openai::request_body(&conversation(request, dialect)?, &target.upstream_model)))
         }
-        (dialect, Protocol::Anthropic) => {
-            Ok(anthropic::request_body(&conversation(request, dialect)?, &target.upstream_model, default_max))
-        }
+        (dialect, Protocol::Anthropic) => Ok(UpstreamBody::Translated(anthropic::request_body(
+            &conversation(request, dialect)?,
+            &target.upstream_model,
+            default_max,
+        ))),
         (_, Protocol::Echo) => Err(GatewayError::Internal),
+    }
+}
+
+/// A request body for an upstream.
+enum UpstreamBody<'a> {
+    /// The client's body as sent, but the fields of `set` (replaced, or added when absent):
+    /// written straight from the parsed request rather than from a copy of it.
+    Forwarded { body: &'a Map<String, Value>, set: Vec<(&'static str, Value)> },
+    /// Rebuilt in the upstream's protocol.
+    Translated(Value),
+}
+
+impl Serialize for UpstreamBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (body, set) = match self {
+            UpstreamBody::Translated(value) => return value.serialize(serializer),
+            UpstreamBody::Forwarded { body, set } => (body, set),
+        };
+        let replacement = |name: &str| set.iter().find(|(field, _)| *field == name).map(|(_, value)| value);
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in body.iter() {
+            map.serialize_entry(name, replacement(name).unwrap_or(value))?;
+        }
+        for (name, value) in set.iter().filter(|(name, _)| !body.contains_key(*name)) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
 }
 
@@ -195,7 +226,7 @@ async fn attempt(
 }
 
 /// The request to `channel` in its protocol, with its credential (the probe uses it too).
-pub(super) fn build(http: &reqwest::Client, channel: &Channel, body: &Value) -> reqwest::RequestBuilder {
+pub(super) fn build(http: &reqwest::Client, channel: &Channel, body: &impl Serialize) -> reqwest::RequestBuilder {
     let (url, builder) = match channel.protocol {
         Protocol::Anthropic => {
             let url = format!("{}/v1/messages", channel.base_url);

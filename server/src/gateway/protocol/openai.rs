@@ -81,12 +81,12 @@ pub fn request_body(conversation: &Conversation, model: &str) -> Value {
     body
 }
 
-/// Asks a streaming upstream to report usage in its last chunk.
-pub fn ask_for_stream_usage(body: &mut Map<String, Value>) {
-    let options = body.entry("stream_options").or_insert_with(|| json!({}));
-    if let Some(options) = options.as_object_mut() {
-        options.insert("include_usage".into(), Value::Bool(true));
-    }
+/// The client's `stream_options` plus asking a streaming upstream to report usage in its
+/// last chunk.
+pub fn stream_options_with_usage(body: &Map<String, Value>) -> Value {
+    let mut options = body.get("stream_options").and_then(Value::as_object).cloned().unwrap_or_default();
+    options.insert("include_usage".into(), Value::Bool(true));
+    Value::Object(options)
 }
 
 fn finish_of(reason: Option<&str>) -> Finish {

@@ -56,9 +56,17 @@ async fn streams_with_the_upstreams_usage(backend: Backend) {
     assert_eq!(row["status"], 200);
 
     let mut asked = stream_body("streamy");
-    asked["stream_options"] = json!({"include_usage": true});
+    asked["stream_options"] = json!({"include_usage": true, "future_option": 1});
+    asked["user"] = json!("end-user-7");
     let chunks = data_lines(&w.chat(&key, asked).await.text().await.unwrap());
     assert!(chunks.iter().any(|c| c.contains("\"completion_tokens\":4")), "the client asked for usage and gets it");
+    let forwarded = &w.upstream.received()[1].body;
+    assert_eq!(
+        forwarded["stream_options"],
+        json!({"include_usage": true, "future_option": 1}),
+        "the client's options kept"
+    );
+    assert_eq!(forwarded["user"], "end-user-7", "fields Tollgate does not read are forwarded as sent");
 }
 
 async fn counts_tokens_when_the_upstream_reports_none(backend: Backend) {
