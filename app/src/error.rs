@@ -219,8 +219,10 @@ impl ConsoleError {
 
     /// The request id, unless the sentence quotes it already (internal errors do).
     pub fn id_to_quote(&self) -> Option<&str> {
-        let id = self.request_id.as_deref()?;
-        (!self.error.to_string().contains(id)).then_some(id)
+        match self.error {
+            AppError::Internal { request_id: Some(_) } => None,
+            _ => self.request_id.as_deref(),
+        }
     }
 }
 

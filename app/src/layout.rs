@@ -188,6 +188,64 @@ pub fn CopyableId(id: String, #[prop(default = "request-id")] testid: &'static s
     }
 }
 
+/// A secret just issued, shown once: from the form's result when JavaScript posted it, or
+/// from the session when a plain form post (no JavaScript) was redirected back here.
+#[component]
+pub fn IssuedSecret<T, V>(
+    result: Signal<Option<Result<T, ConsoleError>>>,
+    flashed: Resource<Result<Option<T>, ConsoleError>>,
+    show: fn(T) -> V,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        {move || match result.get() {
+            Some(Ok(issued)) => show(issued).into_any(),
+            _ => ().into_any(),
+        }}
+        <Suspense>
+            {move || Suspend::new(async move {
+                match flashed.await {
+                    Ok(Some(issued)) => show(issued).into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A `<select>` filter of a GET form: "any" first, then `options` as `(value, label)`.
+#[component]
+pub fn FilterSelect(
+    label: &'static str,
+    name: &'static str,
+    any: &'static str,
+    selected: String,
+    options: Vec<(String, String)>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <select name=name>
+                <option value="">{any}</option>
+                {options
+                    .into_iter()
+                    .map(|(value, text)| {
+                        let is_selected = value == selected;
+                        view! {
+                            <option value=value selected=is_selected>
+                                {text}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
 /// A secret shown this once (a new key or token), with a button that copies it.
 #[component]
 pub fn OneTimeSecret(

@@ -1,6 +1,6 @@
 use super::{list_audit, AuditEntry};
 use crate::accounts::list_accounts;
-use crate::layout::{AdminOnly, ErrorNotice};
+use crate::layout::{AdminOnly, ErrorNotice, FilterSelect};
 use crate::timefmt::format_utc;
 use crate::usage::encode;
 use leptos::prelude::*;
@@ -63,32 +63,9 @@ fn AuditLog() -> impl IntoView {
             </label>
             <Suspense>
                 {move || Suspend::new(async move {
-                    let selected = param("account");
-                    let options = accounts
-                        .await
-                        .map(|accounts| {
-                            accounts
-                                .into_iter()
-                                .map(|account| {
-                                    let is_selected = account.id == selected;
-                                    view! {
-                                        <option value=account.id selected=is_selected>
-                                            {account.name}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()
-                        })
-                        .ok();
-                    view! {
-                        <label>
-                            "Account"
-                            <select name="account">
-                                <option value="">"Any account"</option>
-                                {options}
-                            </select>
-                        </label>
-                    }
+                    let options = accounts.await.unwrap_or_default();
+                    let options = options.into_iter().map(|account| (account.id, account.name)).collect();
+                    view! { <FilterSelect label="Account" name="account" any="Any account" selected=param("account") options /> }
                 })}
             </Suspense>
             <label>"From (UTC)" <input type="datetime-local" name="from" value=param("from") /></label>

@@ -3,7 +3,7 @@ use super::{
 };
 use crate::auth::Viewer;
 use crate::error::{AppError, ConsoleError};
-use crate::layout::{ErrorNotice, FormResult, OneTimeSecret, QuoteRequestId};
+use crate::layout::{ErrorNotice, FormResult, IssuedSecret, OneTimeSecret, QuoteRequestId};
 use crate::money::format_credits;
 use crate::timefmt::{format_datetime_local, format_utc};
 use leptos::prelude::*;
@@ -82,18 +82,7 @@ pub fn KeysPage() -> impl IntoView {
     view! {
         <Title text="Keys" />
         <h1>"Keys"</h1>
-        {move || match create.value().get() {
-            Some(Ok(issued)) => key_secret(issued).into_any(),
-            _ => ().into_any(),
-        }}
-        <Suspense>
-            {move || Suspend::new(async move {
-                match flashed.await {
-                    Ok(Some(issued)) => key_secret(issued).into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Suspense>
+        <IssuedSecret result=create.value().into() flashed show=key_secret />
         <FormResult result=set_status.value().into() success="Key updated." />
         <FormResult result=revoke.value().into() success="Key revoked." />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

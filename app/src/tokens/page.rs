@@ -1,5 +1,5 @@
 use super::{list_tokens, take_new_token, CreateToken, IssuedToken, RevokeToken, TokenView};
-use crate::layout::{AdminOnly, ErrorNotice, FormResult, OneTimeSecret};
+use crate::layout::{AdminOnly, ErrorNotice, FormResult, IssuedSecret, OneTimeSecret};
 use crate::timefmt::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,18 +20,7 @@ fn TokensPageContent() -> impl IntoView {
     view! {
         <Title text="Management tokens" />
         <h1>"Management tokens"</h1>
-        {move || match create.value().get() {
-            Some(Ok(issued)) => token_secret(issued).into_any(),
-            _ => ().into_any(),
-        }}
-        <Suspense>
-            {move || Suspend::new(async move {
-                match flashed.await {
-                    Ok(Some(issued)) => token_secret(issued).into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Suspense>
+        <IssuedSecret result=create.value().into() flashed show=token_secret />
         <section class="card">
             <h2>"New token"</h2>
             <p class="muted">

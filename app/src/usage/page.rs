@@ -2,7 +2,7 @@ use super::{fix_for, get_usage, list_usage, RequestDetail, UsageRecord};
 use crate::auth::Viewer;
 use crate::error::{AppError, ConsoleError};
 use crate::keys::list_keys;
-use crate::layout::{CopyButton, CopyableId, ErrorNotice};
+use crate::layout::{CopyButton, CopyableId, ErrorNotice, FilterSelect};
 use crate::money::format_credits;
 use crate::timefmt::format_utc;
 use crate::users::PlatformRole;
@@ -215,32 +215,9 @@ pub fn UsagePage() -> impl IntoView {
         <form method="get" action="/usage" class="inline-form filters" data-testid="usage-filters">
             <Suspense>
                 {move || Suspend::new(async move {
-                    let selected = param("key");
-                    let options = keys
-                        .await
-                        .map(|list| {
-                            list.keys
-                                .into_iter()
-                                .map(|key| {
-                                    let is_selected = key.id == selected;
-                                    view! {
-                                        <option value=key.id selected=is_selected>
-                                            {key.name}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()
-                        })
-                        .ok();
-                    view! {
-                        <label>
-                            "Key"
-                            <select name="key">
-                                <option value="">"Any key"</option>
-                                {options}
-                            </select>
-                        </label>
-                    }
+                    let options = keys.await.map(|list| list.keys).unwrap_or_default();
+                    let options = options.into_iter().map(|key| (key.id, key.name)).collect();
+                    view! { <FilterSelect label="Key" name="key" any="Any key" selected=param("key") options /> }
                 })}
             </Suspense>
             <label>"Model" <input type="text" name="model" value=param("model") size="12" /></label>
