@@ -19,8 +19,8 @@ use clap::{Parser, Subcommand};
 use database::Database;
 use error::BenchError;
 use load::Target;
-use process::{free_port, wait_until, Child};
-use report::{Mode, RateRow, Report, Throughput};
+use process::{free_port, wait_until, Child, CpuUse};
+use report::{Mode, RateRow, Report, Run, Throughput};
 use settings::Settings;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -127,7 +127,13 @@ struct Stack {
     gateway: String,
     tollgate: Child,
     configured: setup::Configured,
-    _mock: Child,
+    mock: Child,
+}
+
+impl Stack {
+    fn cpu(&self) -> CpuUse {
+        CpuUse::now(&self.mock, &self.tollgate)
+    }
 }
 
 async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Stack, BenchError> {
@@ -151,7 +157,7 @@ async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Resul
     wait_until("tollgate", &mut tollgate, Duration::from_secs(60), up).await?;
     let admin = setup::Admin { base: &gateway, email: ADMIN_EMAIL, password: &settings.admin_password };
     let configured = setup::configure(&admin, &upstream).await?;
-    Ok(Stack { upstream, gateway, tollgate, configured, _mock: mock })
+    Ok(Stack { upstream, gateway, tollgate, configured, mock })
 }
 
 async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
@@ -186,11 +192,17 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     for mode in [Mode::NonStreaming, Mode::Streaming] {
         let (direct, gateway) = (direct(mode), through(mode));
         eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
+        let before = stack.cpu();
         let direct_run = load::closed_loop(&client, &direct, settings.concurrency, settings.run_time).await;
+        let direct_cpu = stack.cpu().since(&before);
         tokio::time::sleep(BETWEEN_RUNS).await;
+        let before = stack.cpu();
         let gateway_run = load::closed_loop(&client, &gateway, settings.concurrency, settings.run_time).await;
+        let gateway_cpu = stack.cpu().since(&before);
         tokio::time::sleep(BETWEEN_RUNS).await;
-        throughput.push(Throughput::new(mode, settings.concurrency, &direct_run, &gateway_run));
+        let direct = Run { outcome: &direct_run, cpu: direct_cpu };
+        let gateway = Run { outcome: &gateway_run, cpu: gateway_cpu };
+        throughput.push(Throughput::new(mode, settings.concurrency, direct, gateway));
     }
     stack.tollgate.ensure_running()?;
     Ok(Report {

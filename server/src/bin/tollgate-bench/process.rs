@@ -50,6 +50,11 @@ impl Child {
         self.peak_rss_kib().max(self.earlier_peak_kib)
     }
 
+    /// CPU time the child has used so far, all its threads, user and system.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        cpu_time_of(&self.inner.id().to_string())
+    }
+
     /// The most memory the child has held resident since the last reset (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.inner.id())).ok()?;
@@ -63,6 +68,50 @@ impl Drop for Child {
         let _ = self.inner.kill();
         let _ = self.inner.wait();
     }
+}
+
+/// CPU time used so far by each of the three processes of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    pub generator: Duration,
+    pub mock: Duration,
+    pub gateway: Duration,
+}
+
+impl CpuUse {
+    /// Reads all three now; a process whose figure cannot be read counts as zero.
+    pub fn now(mock: &Child, gateway: &Child) -> CpuUse {
+        CpuUse {
+            generator: own_cpu_time().unwrap_or_default(),
+            mock: mock.cpu_time().unwrap_or_default(),
+            gateway: gateway.cpu_time().unwrap_or_default(),
+        }
+    }
+
+    pub fn since(&self, earlier: &CpuUse) -> CpuUse {
+        CpuUse {
+            generator: self.generator.saturating_sub(earlier.generator),
+            mock: self.mock.saturating_sub(earlier.mock),
+            gateway: self.gateway.saturating_sub(earlier.gateway),
+        }
+    }
+}
+
+/// CPU time this process (the load generator) has used so far.
+pub fn own_cpu_time() -> Option<Duration> {
+    cpu_time_of("self")
+}
+
+/// `utime + stime` from `/proc/<pid>/stat`: fields 14 and 15, counted after the command
+/// name (which may hold spaces, hence the split at its closing parenthesis).
+fn cpu_time_of(pid: &str) -> Option<Duration> {
+    /// The kernel reports these in USER_HZ, which Linux fixes at 100 for user space.
+    const TICKS_PER_SECOND: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
 /// A loopback port nobody listens on right now, for a child to bind.

@@ -3,6 +3,7 @@
 use crate::database::Backend;
 use crate::error::BenchError;
 use crate::load::{ClosedLoop, OpenLoop};
+use crate::process::CpuUse;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::path::Path;
@@ -98,6 +99,29 @@ impl RateRow {
     }
 }
 
+/// One closed-loop run and the CPU time each process spent during it.
+pub struct Run<'a> {
+    pub outcome: &'a ClosedLoop,
+    pub cpu: CpuUse,
+}
+
+/// CPU microseconds per request answered, by process: unlike the RPS ratio, this does
+/// not depend on how the scheduler shared the cores between the three processes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CpuPerRequest {
+    pub generator_us: f64,
+    pub mock_us: f64,
+    pub gateway_us: f64,
+}
+
+impl CpuPerRequest {
+    fn of(run: &Run) -> CpuPerRequest {
+        let requests = (run.outcome.ok + run.outcome.errors).max(1) as f64;
+        let us = |spent: std::time::Duration| spent.as_secs_f64() * 1e6 / requests;
+        CpuPerRequest { generator_us: us(run.cpu.generator), mock_us: us(run.cpu.mock), gateway_us: us(run.cpu.gateway) }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Throughput {
     pub mode: Mode,
@@ -108,18 +132,23 @@ pub struct Throughput {
     pub gateway_error_rate: f64,
     /// Gateway RPS over direct RPS.
     pub ratio: f64,
+    pub direct_cpu: CpuPerRequest,
+    pub gateway_cpu: CpuPerRequest,
 }
 
 impl Throughput {
-    pub fn new(mode: Mode, concurrency: usize, direct: &ClosedLoop, gateway: &ClosedLoop) -> Throughput {
+    pub fn new(mode: Mode, concurrency: usize, direct: Run, gateway: Run) -> Throughput {
+        let (direct_rps, gateway_rps) = (direct.outcome.rps(), gateway.outcome.rps());
         Throughput {
             mode,
             concurrency,
-            direct_rps: direct.rps(),
-            direct_error_rate: direct.error_rate(),
-            gateway_rps: gateway.rps(),
-            gateway_error_rate: gateway.error_rate(),
-            ratio: gateway.rps() / direct.rps().max(f64::EPSILON),
+            direct_rps,
+            direct_error_rate: direct.outcome.error_rate(),
+            gateway_rps,
+            gateway_error_rate: gateway.outcome.error_rate(),
+            ratio: gateway_rps / direct_rps.max(f64::EPSILON),
+            direct_cpu: CpuPerRequest::of(&direct),
+            gateway_cpu: CpuPerRequest::of(&gateway),
         }
     }
 }
@@ -180,6 +209,12 @@ impl Report {
                 run.gateway_rps,
                 run.gateway_error_rate * 100.0,
                 run.ratio,
+            );
+            let (d, g) = (&run.direct_cpu, &run.gateway_cpu);
+            println!(
+                "        CPU us per request: direct generator {:.1} + mock {:.1}; through Tollgate generator {:.1} \
+                 + mock {:.1} + gateway {:.1}",
+                d.generator_us, d.mock_us, g.generator_us, g.mock_us, g.gateway_us,
             );
         }
         match self.tollgate_peak_rss_mib {
