@@ -8,6 +8,7 @@
 mod control;
 mod database;
 mod error;
+mod forward;
 mod load;
 mod mock;
 mod process;
@@ -53,12 +54,22 @@ enum Cmd {
         #[arg(long)]
         listen: SocketAddr,
     },
+    /// Serve the bare forwarder to `upstream` (the benchmark's baseline proxy).
+    Forward {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: reqwest::Url,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command.unwrap_or(Cmd::Run) {
         Cmd::Mock { listen } => mock::serve(listen).await.map_err(BenchError::io(listen.to_string())),
+        Cmd::Forward { listen, upstream } => {
+            forward::serve(listen, upstream).await.map_err(BenchError::io(listen.to_string()))
+        }
         Cmd::Run => run(Plane::Data).await,
         Cmd::Control => run(Plane::Control).await,
     };
@@ -121,51 +132,66 @@ impl Drop for Scratch {
     }
 }
 
-/// The mock upstream and a configured Tollgate, both killed when this is dropped.
+/// The mock upstream, the bare forwarder and a configured Tollgate, all killed when
+/// this is dropped.
 struct Stack {
     upstream: String,
+    forwarder: String,
     gateway: String,
     tollgate: Child,
     configured: setup::Configured,
     mock: Child,
+    forwarder_process: Child,
 }
 
 impl Stack {
-    fn cpu(&self) -> CpuUse {
-        CpuUse::now(&self.mock, &self.tollgate)
+    /// CPU used so far by the generator, the mock and `proxy` (none for direct runs).
+    fn cpu(&self, proxy: Option<&Child>) -> CpuUse {
+        CpuUse::now(&self.mock, proxy)
     }
 }
 
 async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Stack, BenchError> {
     let client = load::client();
-    let (upstream_port, gateway_port) = (free_port()?, free_port()?);
+    let (upstream_port, forwarder_port, gateway_port) = (free_port()?, free_port()?, free_port()?);
     let upstream = format!("http://127.0.0.1:{upstream_port}");
+    let forwarder = format!("http://127.0.0.1:{forwarder_port}");
     let gateway = format!("http://127.0.0.1:{gateway_port}");
     let exe = std::env::current_exe().map_err(BenchError::io("current executable"))?;
-    let mut mock_command = Command::new(exe);
+    let mut mock_command = Command::new(&exe);
     mock_command.args(["mock", "--listen", &format!("127.0.0.1:{upstream_port}")]);
     let mut mock = Child::spawn("mock upstream", mock_command, settings.out_dir.join("mock.log"))?;
+    let mut forwarder_command = Command::new(&exe);
+    forwarder_command.args(["forward", "--listen", &format!("127.0.0.1:{forwarder_port}"), "--upstream"]);
+    forwarder_command.arg(chat_url(&upstream));
+    let forwarder_log = settings.out_dir.join("forwarder.log");
+    let mut forwarder_process = Child::spawn("bare forwarder", forwarder_command, forwarder_log)?;
     let command = tollgate_command(settings, scratch, database_url, gateway_port);
     let mut tollgate = Child::spawn("tollgate", command, settings.out_dir.join("tollgate.log"))?;
 
     let probe = target(chat_url(&upstream), UPSTREAM_KEY, Mode::NonStreaming);
     let (client_ref, probe) = (&client, &probe);
     wait_until("the mock upstream", &mut mock, Duration::from_secs(10), move || probe.send(client_ref)).await?;
+    let probe = &target(chat_url(&forwarder), UPSTREAM_KEY, Mode::NonStreaming);
+    let forwarder_up = move || probe.send(client_ref);
+    wait_until("the bare forwarder", &mut forwarder_process, Duration::from_secs(10), forwarder_up).await?;
     let ready = format!("{gateway}/readyz");
     let ready = &ready;
     let up = move || async move { client_ref.get(ready).send().await.is_ok_and(|r| r.status().is_success()) };
     wait_until("tollgate", &mut tollgate, Duration::from_secs(60), up).await?;
     let admin = setup::Admin { base: &gateway, email: ADMIN_EMAIL, password: &settings.admin_password };
     let configured = setup::configure(&admin, &upstream).await?;
-    Ok(Stack { upstream, gateway, tollgate, configured, mock })
+    Ok(Stack { upstream, forwarder, gateway, tollgate, configured, mock, forwarder_process })
 }
 
 async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
     let mut stack = start(settings, scratch, database_url).await?;
     let client = load::client();
     let (direct_url, gateway_url) = (chat_url(&stack.upstream), chat_url(&stack.gateway));
+    let forwarder_url = chat_url(&stack.forwarder);
     let secret = stack.configured.secret.clone();
     let direct = |mode| target(direct_url.clone(), UPSTREAM_KEY, mode);
+    let forwarded = |mode| target(forwarder_url.clone(), UPSTREAM_KEY, mode);
     let through = |mode| target(gateway_url.clone(), &secret, mode);
 
     let mut rates = Vec::new();
@@ -175,6 +201,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         // Fill the connection pools and caches before anything is measured.
         load::closed_loop(&client, &direct, 16, Duration::from_millis(500)).await;
         load::closed_loop(&client, &gateway, 16, Duration::from_millis(500)).await;
+        load::closed_loop(&client, &forwarded(mode), 16, Duration::from_millis(500)).await;
         for &rate in &settings.rates {
             eprintln!("{mode:?} at {rate} rps ...");
             let direct_run = load::open_loop(&client, &direct, rate, settings.run_time).await;
@@ -190,19 +217,11 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     // The maximum runs come last: the memory they leave resident would otherwise count
     // as the peak of every rate measured after them.
     for mode in [Mode::NonStreaming, Mode::Streaming] {
-        let (direct, gateway) = (direct(mode), through(mode));
         eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
-        let before = stack.cpu();
-        let direct_run = load::closed_loop(&client, &direct, settings.concurrency, settings.run_time).await;
-        let direct_cpu = stack.cpu().since(&before);
-        tokio::time::sleep(BETWEEN_RUNS).await;
-        let before = stack.cpu();
-        let gateway_run = load::closed_loop(&client, &gateway, settings.concurrency, settings.run_time).await;
-        let gateway_cpu = stack.cpu().since(&before);
-        tokio::time::sleep(BETWEEN_RUNS).await;
-        let direct = Run { outcome: &direct_run, cpu: direct_cpu };
-        let gateway = Run { outcome: &gateway_run, cpu: gateway_cpu };
-        throughput.push(Throughput::new(mode, settings.concurrency, direct, gateway));
+        let direct = closed_run(&stack, &client, settings, &direct(mode), None).await;
+        let forwarder = closed_run(&stack, &client, settings, &forwarded(mode), Some(&stack.forwarder_process)).await;
+        let gateway = closed_run(&stack, &client, settings, &through(mode), Some(&stack.tollgate)).await;
+        throughput.push(Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway));
     }
     stack.tollgate.ensure_running()?;
     Ok(Report {
@@ -213,6 +232,21 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         throughput,
         tollgate_peak_rss_mib: stack.tollgate.whole_run_peak_rss_kib().map(|kib| kib as f64 / 1024.0),
     })
+}
+
+/// One closed-loop run at full speed against `target`, with the CPU each process spent.
+async fn closed_run(
+    stack: &Stack,
+    client: &reqwest::Client,
+    settings: &Settings,
+    target: &Arc<Target>,
+    proxy: Option<&Child>,
+) -> Run {
+    let before = stack.cpu(proxy);
+    let outcome = load::closed_loop(client, target, settings.concurrency, settings.run_time).await;
+    let cpu = stack.cpu(proxy).since(&before);
+    tokio::time::sleep(BETWEEN_RUNS).await;
+    Run { outcome, cpu }
 }
 
 /// `tollgate serve` on a fresh database with everything on: auth, policy, reservation,

@@ -75,16 +75,17 @@ impl Drop for Child {
 pub struct CpuUse {
     pub generator: Duration,
     pub mock: Duration,
-    pub gateway: Duration,
+    /// The proxy in front of the mock: the bare forwarder or Tollgate (zero when direct).
+    pub proxy: Duration,
 }
 
 impl CpuUse {
     /// Reads all three now; a process whose figure cannot be read counts as zero.
-    pub fn now(mock: &Child, gateway: &Child) -> CpuUse {
+    pub fn now(mock: &Child, proxy: Option<&Child>) -> CpuUse {
         CpuUse {
             generator: own_cpu_time().unwrap_or_default(),
             mock: mock.cpu_time().unwrap_or_default(),
-            gateway: gateway.cpu_time().unwrap_or_default(),
+            proxy: proxy.and_then(Child::cpu_time).unwrap_or_default(),
         }
     }
 
@@ -92,7 +93,7 @@ impl CpuUse {
         CpuUse {
             generator: self.generator.saturating_sub(earlier.generator),
             mock: self.mock.saturating_sub(earlier.mock),
-            gateway: self.gateway.saturating_sub(earlier.gateway),
+            proxy: self.proxy.saturating_sub(earlier.proxy),
         }
     }
 }

@@ -100,25 +100,35 @@ impl RateRow {
 }
 
 /// One closed-loop run and the CPU time each process spent during it.
-pub struct Run<'a> {
-    pub outcome: &'a ClosedLoop,
+pub struct Run {
+    pub outcome: ClosedLoop,
     pub cpu: CpuUse,
 }
 
-/// CPU microseconds per request answered, by process: unlike the RPS ratio, this does
-/// not depend on how the scheduler shared the cores between the three processes.
+/// A closed-loop run's figures. CPU is in microseconds per request answered, by
+/// process: unlike requests per second, it does not depend on how the scheduler shared
+/// the cores between the three processes.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct CpuPerRequest {
-    pub generator_us: f64,
-    pub mock_us: f64,
-    pub gateway_us: f64,
+pub struct FullSpeed {
+    pub rps: f64,
+    pub error_rate: f64,
+    pub generator_cpu_us: f64,
+    pub mock_cpu_us: f64,
+    /// The proxy's: zero for the direct run.
+    pub proxy_cpu_us: f64,
 }
 
-impl CpuPerRequest {
-    fn of(run: &Run) -> CpuPerRequest {
+impl FullSpeed {
+    fn of(run: &Run) -> FullSpeed {
         let requests = (run.outcome.ok + run.outcome.errors).max(1) as f64;
         let us = |spent: std::time::Duration| spent.as_secs_f64() * 1e6 / requests;
-        CpuPerRequest { generator_us: us(run.cpu.generator), mock_us: us(run.cpu.mock), gateway_us: us(run.cpu.gateway) }
+        FullSpeed {
+            rps: run.outcome.rps(),
+            error_rate: run.outcome.error_rate(),
+            generator_cpu_us: us(run.cpu.generator),
+            mock_cpu_us: us(run.cpu.mock),
+            proxy_cpu_us: us(run.cpu.proxy),
+        }
     }
 }
 
@@ -126,29 +136,27 @@ impl CpuPerRequest {
 pub struct Throughput {
     pub mode: Mode,
     pub concurrency: usize,
-    pub direct_rps: f64,
-    pub direct_error_rate: f64,
-    pub gateway_rps: f64,
-    pub gateway_error_rate: f64,
-    /// Gateway RPS over direct RPS.
+    pub direct: FullSpeed,
+    /// The bare forwarder: the same HTTP parts as Tollgate and nothing else.
+    pub forwarder: FullSpeed,
+    pub gateway: FullSpeed,
+    /// Gateway RPS over direct RPS: the issue's measure.
     pub ratio: f64,
-    pub direct_cpu: CpuPerRequest,
-    pub gateway_cpu: CpuPerRequest,
+    /// Forwarder RPS over direct RPS: what a second HTTP hop alone leaves.
+    pub forwarder_ratio: f64,
 }
 
 impl Throughput {
-    pub fn new(mode: Mode, concurrency: usize, direct: Run, gateway: Run) -> Throughput {
-        let (direct_rps, gateway_rps) = (direct.outcome.rps(), gateway.outcome.rps());
+    pub fn new(mode: Mode, concurrency: usize, direct: &Run, forwarder: &Run, gateway: &Run) -> Throughput {
+        let (direct, forwarder, gateway) = (FullSpeed::of(direct), FullSpeed::of(forwarder), FullSpeed::of(gateway));
         Throughput {
             mode,
             concurrency,
-            direct_rps,
-            direct_error_rate: direct.outcome.error_rate(),
-            gateway_rps,
-            gateway_error_rate: gateway.outcome.error_rate(),
-            ratio: gateway_rps / direct_rps.max(f64::EPSILON),
-            direct_cpu: CpuPerRequest::of(&direct),
-            gateway_cpu: CpuPerRequest::of(&gateway),
+            ratio: gateway.rps / direct.rps.max(f64::EPSILON),
+            forwarder_ratio: forwarder.rps / direct.rps.max(f64::EPSILON),
+            direct,
+            forwarder,
+            gateway,
         }
     }
 }
@@ -197,24 +205,31 @@ impl Report {
                 row.gateway_peak_rss_mib.map_or("-".to_owned(), |mib| format!("{mib:.1}")),
             );
         }
-        println!("\nmaximum throughput (closed loop)");
+        println!("\nmaximum throughput (closed loop): requests per second, errors, CPU us per request");
         for run in &self.throughput {
+            let (d, f, g) = (&run.direct, &run.forwarder, &run.gateway);
             println!(
-                "{:<7} concurrency {:>3}: direct {:>7.0} rps ({:.2} % errors), gateway {:>7.0} rps ({:.2} % errors), \
-                 ratio {:.2}",
+                "{:<7} concurrency {:>3}: direct {:>6.0} ({:.2} %) | bare forwarder {:>6.0} ({:.2} %), ratio {:.2} \
+                 | Tollgate {:>6.0} ({:.2} %), ratio {:.2}",
                 run.mode.label(),
                 run.concurrency,
-                run.direct_rps,
-                run.direct_error_rate * 100.0,
-                run.gateway_rps,
-                run.gateway_error_rate * 100.0,
+                d.rps,
+                d.error_rate * 100.0,
+                f.rps,
+                f.error_rate * 100.0,
+                run.forwarder_ratio,
+                g.rps,
+                g.error_rate * 100.0,
                 run.ratio,
             );
-            let (d, g) = (&run.direct_cpu, &run.gateway_cpu);
             println!(
-                "        CPU us per request: direct generator {:.1} + mock {:.1}; through Tollgate generator {:.1} \
-                 + mock {:.1} + gateway {:.1}",
-                d.generator_us, d.mock_us, g.generator_us, g.mock_us, g.gateway_us,
+                "{:<24} CPU: generator + mock {:.1} | forwarder {:.1} + {:.1} | Tollgate {:.1} + {:.1}",
+                "",
+                d.generator_cpu_us + d.mock_cpu_us,
+                f.proxy_cpu_us,
+                f.generator_cpu_us + f.mock_cpu_us,
+                g.proxy_cpu_us,
+                g.generator_cpu_us + g.mock_cpu_us,
             );
         }
         match self.tollgate_peak_rss_mib {
