@@ -9,7 +9,7 @@ pub mod store;
 
 pub use page::AuditLogPage;
 #[cfg(feature = "ssr")]
-pub use store::{record, record_in, Entry};
+pub use store::{record, record_in, record_many_in, Entry};
 
 use crate::error::ConsoleError;
 use leptos::prelude::*;

@@ -93,11 +93,21 @@ impl Db {
     /// The `n`th (1-based) parameter of a statement built at run time. SQLite gets plain
     /// `?`: it looks every named parameter up by a linear search, so binding a long
     /// multi-row statement with `$n` names took time quadratic in its length.
-    pub fn placeholder(&self, n: usize) -> String {
+    fn placeholder(&self, n: usize) -> String {
         match self.backend {
             Backend::Sqlite => "?".to_owned(),
             Backend::Postgres => format!("${n}"),
         }
+    }
+
+    /// The `VALUES` list of a multi-row INSERT: `rows` groups of `columns` parameters,
+    /// numbered on from 1 across the whole statement.
+    pub fn values_list(&self, rows: usize, columns: usize) -> String {
+        let row = |first: usize| {
+            let params: Vec<String> = (first..first + columns).map(|n| self.placeholder(n)).collect();
+            format!("({})", params.join(", "))
+        };
+        (0..rows).map(|index| row(index * columns + 1)).collect::<Vec<_>>().join(", ")
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

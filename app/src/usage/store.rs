@@ -70,16 +70,9 @@ impl From<UsageRow> for UsageRecord {
 /// retried batch never duplicates a row.
 pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let params: Vec<String> =
-                    (1..=COLUMN_COUNT).map(|col| db.placeholder(row * COLUMN_COUNT + col)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO usage_logs ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
-            placeholders.join(", ")
+            db.values_list(chunk.len(), COLUMN_COUNT)
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {

@@ -154,6 +154,13 @@ async fn unreserve_account(
         .map(drop)
 }
 
+/// A usage charge as the audit log records it.
+fn usage_audit_entry(charge: &PendingCharge) -> audit::Entry {
+    audit::Entry::new("billing.usage", "request", &charge.request_id)
+        .account(&charge.account_id)
+        .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }))
+}
+
 /// One key's charges within a batch.
 struct KeyBatch<'a> {
     account_id: &'a str,
@@ -180,15 +187,18 @@ pub async fn write_charges(
     now: i64,
 ) -> Result<HashMap<String, Written>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
-    // Keys in a fixed order, so two instances' batches lock rows in the same order.
-    let mut by_key: BTreeMap<&str, KeyBatch> = BTreeMap::new();
-    for charge in charges {
-        let usage = Posting {
+    let postings: Vec<Posting> = charges
+        .iter()
+        .map(|charge| Posting {
             request_id: Some(&charge.request_id),
             ..Posting::new(LedgerKind::Usage, &charge.account_id, -charge.amount)
-        };
-        // The ledger's one-usage-entry-per-request index refuses a second charge.
-        let inserted = ledger::insert(&mut tx, &usage).await?.is_some();
+        })
+        .collect();
+    // The ledger's one-usage-entry-per-request index refuses a second charge.
+    let written = ledger::insert_many(&mut tx, db, &postings).await?;
+    // Keys in a fixed order, so two instances' batches lock rows in the same order.
+    let mut by_key: BTreeMap<&str, KeyBatch> = BTreeMap::new();
+    for (charge, inserted) in charges.iter().zip(written) {
         let batch = by_key.entry(&charge.key_id).or_insert_with(|| KeyBatch::new(&charge.account_id));
         batch.settled += charge.amount;
         if inserted {
@@ -198,17 +208,18 @@ pub async fn write_charges(
     // Every change to money is audited; a usage charge is made by the key's owner. These
     // inserts come before the key and account rows are updated, so those row locks, which
     // the gateway's lease growth waits for, are held only for the last few statements.
-    for (key_id, batch) in &by_key {
+    let mut owners = Vec::with_capacity(by_key.len());
+    for key_id in by_key.keys() {
         let owner: String =
             sqlx::query_scalar("SELECT user_id FROM api_keys WHERE id = $1").bind(key_id).fetch_one(&mut *tx).await?;
-        let actor = Actor { user_id: owner, ip: None };
-        for charge in &batch.charged {
-            let entry = audit::Entry::new("billing.usage", "request", &charge.request_id)
-                .account(&charge.account_id)
-                .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }));
-            audit::record_in(&mut *tx, &actor, entry).await?;
-        }
+        owners.push(Actor { user_id: owner, ip: None });
     }
+    let audited: Vec<(&Actor, audit::Entry)> = by_key
+        .values()
+        .zip(&owners)
+        .flat_map(|(batch, owner)| batch.charged.iter().map(move |charge| (owner, usage_audit_entry(charge))))
+        .collect();
+    audit::record_many_in(&mut tx, db, &audited).await?;
     // Leases, then keys, then accounts: the lock order of every transaction here.
     let mut outcome = HashMap::new();
     for (&key_id, batch) in &by_key {
