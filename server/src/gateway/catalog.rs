@@ -4,7 +4,7 @@
 
 use app::error::AppError;
 use app::keys::{store as keys_store, KeyPolicy, KeyStatus};
-use app::models::{store as catalog_store, ModelView, Protocol};
+use app::models::{store as catalog_store, ChannelView, ModelView, Protocol};
 use app::state::AppState;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
@@ -29,12 +29,33 @@ pub struct GatewayKey {
 pub struct Channel {
     pub id: String,
     pub protocol: Protocol,
-    pub base_url: String,
+    /// Where this channel's requests go, parsed once here rather than on every request;
+    /// a base URL that does not parse is kept as text, and every call to it fails.
+    pub endpoint: Result<reqwest::Url, String>,
     pub credential: Option<SecretString>,
     pub priority: i64,
     pub weight: i64,
     pub enabled: bool,
     pub timeout: Duration,
+}
+
+impl Channel {
+    pub fn new(view: ChannelView, credential: Option<SecretString>) -> Channel {
+        let endpoint = match view.protocol {
+            Protocol::Anthropic => format!("{}/v1/messages", view.base_url),
+            _ => format!("{}/chat/completions", view.base_url),
+        };
+        Channel {
+            id: view.id,
+            protocol: view.protocol,
+            endpoint: reqwest::Url::parse(&endpoint).map_err(|_| endpoint),
+            credential,
+            priority: view.priority,
+            weight: view.weight,
+            enabled: view.enabled,
+            timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
+        }
+    }
 }
 
 /// One way to serve a model: a channel and the upstream's name for the model.
@@ -139,18 +160,7 @@ async fn snapshot(state: &AppState) -> Result<Snapshot, AppError> {
                     None
                 }
             });
-            let view = record.view;
-            let channel = Channel {
-                id: view.id.clone(),
-                protocol: view.protocol,
-                base_url: view.base_url,
-                credential,
-                priority: view.priority,
-                weight: view.weight,
-                enabled: view.enabled,
-                timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
-            };
-            (view.id, Arc::new(channel))
+            (record.view.id.clone(), Arc::new(Channel::new(record.view, credential)))
         })
         .collect();
     let catalog = catalog_store::models(&state.db).await?;

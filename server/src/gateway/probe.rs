@@ -10,7 +10,7 @@ use super::upstream;
 use app::models::probe::{ChannelProbe, ProbeOutcome, ProbeTarget};
 use app::models::Protocol;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Short, so a test costs the provider next to nothing.
 const PROMPT: &str = "Reply with the single word OK.";
@@ -25,17 +25,7 @@ pub struct UpstreamProbe {
 #[async_trait::async_trait]
 impl ChannelProbe for UpstreamProbe {
     async fn probe(&self, target: ProbeTarget) -> ProbeOutcome {
-        let view = target.channel;
-        let channel = Channel {
-            id: view.id,
-            protocol: view.protocol,
-            base_url: view.base_url,
-            credential: target.credential,
-            priority: view.priority,
-            weight: view.weight,
-            enabled: view.enabled,
-            timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
-        };
+        let channel = Channel::new(target.channel, target.credential);
         let conversation = Conversation {
             turns: vec![Turn { role: Role::User, text: PROMPT.to_owned() }],
             max_tokens: Some(MAX_TOKENS),

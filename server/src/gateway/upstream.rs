@@ -227,17 +227,16 @@ async fn attempt(
 
 /// The request to `channel` in its protocol, with its credential (the probe uses it too).
 pub(super) fn build(http: &reqwest::Client, channel: &Channel, body: &impl Serialize) -> reqwest::RequestBuilder {
-    let (url, builder) = match channel.protocol {
-        Protocol::Anthropic => {
-            let url = format!("{}/v1/messages", channel.base_url);
-            (url.clone(), http.post(url).header("anthropic-version", anthropic::VERSION))
-        }
-        _ => {
-            let url = format!("{}/chat/completions", channel.base_url);
-            (url.clone(), http.post(url))
-        }
+    let builder = match &channel.endpoint {
+        Ok(url) => http.post(url.clone()),
+        // reqwest refuses it when sent, as any other URL it cannot call.
+        Err(unparsed) => http.post(unparsed.as_str()),
     };
-    tracing::debug!(%url, channel = %channel.id, "calling upstream");
+    let builder = match channel.protocol {
+        Protocol::Anthropic => builder.header("anthropic-version", anthropic::VERSION),
+        _ => builder,
+    };
+    tracing::debug!(channel = %channel.id, "calling upstream");
     let builder = match (&channel.credential, channel.protocol) {
         (Some(credential), Protocol::Anthropic) => builder.header("x-api-key", credential.expose_secret()),
         (Some(credential), _) => builder.bearer_auth(credential.expose_secret()),
