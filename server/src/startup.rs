@@ -35,6 +35,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub const SESSION_COOKIE: &str = "tollgate_session";
 const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(3600);
+/// As often as metrics-exporter-prometheus's own server drains its histograms.
+const HISTOGRAM_DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -64,6 +66,7 @@ pub struct Application {
     purse: Purse,
     purse_task: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    histograms: JoinHandle<()>,
 }
 
 impl Application {
@@ -113,7 +116,8 @@ impl Application {
             Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
-        Ok(Application { listener, router, state, admin, usage, usage_task, purse, purse_task, refresher })
+        let histograms = tokio::spawn(gateway::metrics::drain_histograms(HISTOGRAM_DRAIN));
+        Ok(Application { listener, router, state, admin, usage, usage_task, purse, purse_task, refresher, histograms })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -145,6 +149,7 @@ impl Application {
         let _ = self.usage_task.await;
         sweeper.abort();
         self.refresher.abort();
+        self.histograms.abort();
         self.state.db.close().await;
         served
     }

@@ -21,6 +21,17 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Histogram samples pile up in the recorder until something drains them. A scrape does,
+/// but a gateway nobody scrapes would hold every request's samples for ever: this drains
+/// them on an interval, as the exporter's own server would.
+pub async fn drain_histograms(every: std::time::Duration) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        handle().run_upkeep();
+    }
+}
+
 pub async fn render() -> String {
     handle().render()
 }
