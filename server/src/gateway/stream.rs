@@ -11,7 +11,7 @@ use super::protocol::sse::{self, Decoder};
 use super::protocol::{anthropic, estimate_tokens, openai, stream_writer, Dialect, Finish, StreamEvent, Usage};
 use app::models::Protocol;
 use axum::body::Body;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 pub enum Source {
@@ -104,21 +104,27 @@ impl Relay {
                             interrupted = true;
                             break;
                         };
+                        // What one upstream read brought goes out as one write, not an
+                        // HTTP chunk per event: fewer frames for the server and the client.
+                        let mut out = BytesMut::new();
                         for event in decoder.push(&chunk) {
                             let events = events_of(protocol, &event);
                             tally.observe(&events);
                             flight.set_usage(tally.usage());
                             if passthrough {
                                 if self.client_wants_usage || protocol != Protocol::Openai || !is_usage_only(&events) {
-                                    yield Ok(event.raw);
+                                    out.extend_from_slice(&event.raw);
                                 }
                                 continue;
                             }
                             for event in events {
                                 if let StreamEvent::Text(text) = event {
-                                    yield Ok(writer.text(&text));
+                                    out.extend_from_slice(&writer.text(&text));
                                 }
                             }
+                        }
+                        if !out.is_empty() {
+                            yield Ok(out.freeze());
                         }
                     }
                     if interrupted {
