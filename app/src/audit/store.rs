@@ -96,7 +96,8 @@ pub async fn record_many_in(
             "INSERT INTO audit_log ({INSERT_COLUMNS}) VALUES {}",
             db.values_list(chunk.len(), INSERT_COLUMN_COUNT)
         );
-        let mut query = sqlx::query(&sql);
+        // Not kept prepared: each batch size is a statement of its own.
+        let mut query = sqlx::query(&sql).persistent(false);
         for (actor, entry) in chunk {
             query = bind_row(query, actor, entry, at);
         }

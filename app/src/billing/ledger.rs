@@ -112,7 +112,8 @@ pub async fn insert_many(
             "INSERT INTO ledger_entries ({INSERT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
             db.values_list(entries.len(), INSERT_COLUMN_COUNT)
         );
-        let mut query = sqlx::query_scalar(&sql);
+        // Not kept prepared: each batch size is a statement of its own.
+        let mut query = sqlx::query_scalar(&sql).persistent(false);
         for (entry, posting) in entries.iter().zip(chunk) {
             query = bind_entry(query, entry, posting.idempotency_key);
         }

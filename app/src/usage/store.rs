@@ -74,7 +74,9 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
             "INSERT INTO usage_logs ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
             db.values_list(chunk.len(), COLUMN_COUNT)
         );
-        let mut query = sqlx::query(&sql);
+        // Not kept prepared: each batch size is a statement of its own, and a cache of
+        // them held megabytes per connection.
+        let mut query = sqlx::query(&sql).persistent(false);
         for row in chunk {
             query = query
                 .bind(&row.request_id)
