@@ -281,7 +281,45 @@ async fn a_busy_lease_is_refilled_ahead_of_demand(backend: Backend) {
     assert_eq!(s.books().await, (10_000_000, 0), "the refill went back at close");
 }
 
+/// The ledger's one-charge-per-request index is the last guard: a request settled twice,
+/// in one batch or again after its charge was written, is charged and audited once, and
+/// the repeat's money goes back. The batch's other charges are written all the same.
+async fn a_request_settled_twice_is_charged_once(backend: Backend) {
+    let s = setup(backend, 5_000_000).await;
+    let key = s.key(None).await;
+    let purse = s.purse("one").await;
+    let (first, second) = (app::clock::new_id(), app::clock::new_id());
+    for (request_id, cost) in [(&first, 1_000), (&first, 2_000), (&second, 3_000)] {
+        s.hold(&purse, &key, 10_000).await.unwrap().settle(request_id, cost);
+    }
+    purse.flush().await.unwrap();
+    s.hold(&purse, &key, 10_000).await.unwrap().settle(&first, 4_000);
+    purse.close().await;
+
+    assert_eq!(s.books().await, (5_000_000 - 4_000, 0), "only the first settlement of each request");
+    assert_eq!(s.key_totals(&key).await, (4_000, 0));
+    let ledger = whole_ledger(&s.app, &s.admin, &s.account, 200).await;
+    let mut charges: Vec<(String, i64)> = ledger
+        .iter()
+        .filter(|entry| entry["kind"] == "usage")
+        .map(|entry| (entry["request_id"].as_str().unwrap().to_owned(), entry["amount"].as_i64().unwrap()))
+        .collect();
+    charges.sort();
+    let mut expected = vec![(first.clone(), -1_000), (second.clone(), -3_000)];
+    expected.sort();
+    assert_eq!(charges, expected);
+    let mut audited: Vec<String> = sqlx::query_scalar("SELECT target_id FROM audit_log WHERE action = 'billing.usage'")
+        .fetch_all(s.db.pool())
+        .await
+        .unwrap();
+    audited.sort();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(audited, expected, "one audit row per charge written");
+}
+
 on_both_backends!(
+    a_request_settled_twice_is_charged_once,
     a_busy_lease_is_refilled_ahead_of_demand,
     concurrent_holds_never_overdraw,
     instances_sharing_a_database_never_overdraw,
