@@ -95,7 +95,7 @@ impl Relay {
                     yield Ok(writer.finish(tally.finish.unwrap_or(Finish::Stop), tally.usage()));
                 }
                 Source::Upstream { response, protocol } => {
-                    let passthrough = matches!((self.dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
+                    let passthrough = self.dialect.passes_through_to(protocol);
                     let mut decoder = Decoder::default();
                     let mut upstream = response.bytes_stream();
                     let mut interrupted = false;

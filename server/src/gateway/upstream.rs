@@ -284,9 +284,7 @@ fn render(dialect: Dialect, completion: &Completion) -> Bytes {
 /// An upstream's whole answer for the client: untouched when the protocols match.
 fn whole_answer(dialect: Dialect, protocol: Protocol, bytes: Bytes) -> Result<Answer, GatewayError> {
     let unreadable = |_| GatewayError::UpstreamFailed { attempts: 1 };
-    let same =
-        matches!((dialect, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic));
-    if same {
+    if dialect.passes_through_to(protocol) {
         let usage = super::protocol::usage_in(&bytes).map_err(unreadable)?;
         return Ok(Answer::Whole { body: bytes, usage });
     }

@@ -8,6 +8,7 @@ pub mod openai;
 pub mod sse;
 
 use super::error::GatewayError;
+use app::models::Protocol;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -16,6 +17,14 @@ use serde_json::{Map, Value};
 pub enum Dialect {
     OpenAi,
     Anthropic,
+}
+
+impl Dialect {
+    /// Whether a channel of `protocol` speaks this dialect, so requests and answers pass
+    /// between them as they are instead of being translated.
+    pub fn passes_through_to(self, protocol: Protocol) -> bool {
+        matches!((self, protocol), (Dialect::OpenAi, Protocol::Openai) | (Dialect::Anthropic, Protocol::Anthropic))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
