@@ -26,6 +26,7 @@ use crate::db::Db;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio_util::task::TaskTracker;
 
 /// A lease grows by enough for this many requests like the one that needed it, at first.
 const LEASE_AHEAD: i64 = 16;
@@ -35,6 +36,8 @@ const MAX_AHEAD: i64 = 4_096;
 /// `SLOW_GROWTH`, it halves it.
 const FAST_GROWTH: Duration = Duration::from_secs(1);
 const SLOW_GROWTH: Duration = Duration::from_secs(5);
+/// How long shutdown waits for refills under way (each is one database write).
+const REFILLS_AT_CLOSE: Duration = Duration::from_secs(5);
 /// A lease unused for this long goes back to its key and account.
 const IDLE: Duration = Duration::from_secs(2);
 /// How often leases are renewed and stale ones of dead instances given back.
@@ -140,6 +143,8 @@ struct Inner {
     books: Mutex<Books>,
     /// One batch of charges is written at a time.
     writing: tokio::sync::Mutex<()>,
+    /// The refills under way, which `close` waits for.
+    refills: TaskTracker,
 }
 
 /// The holds and leases of this instance.
@@ -155,7 +160,13 @@ impl Purse {
     /// leases of others. Returns the purse and how many leases went back.
     pub async fn open(db: Db, instance_id: String) -> Result<(Purse, u64), sqlx::Error> {
         let reclaimed = store::reclaim(&db, Some(&instance_id), stale_before()).await?;
-        let inner = Inner { db, instance_id, books: Mutex::default(), writing: tokio::sync::Mutex::new(()) };
+        let inner = Inner {
+            db,
+            instance_id,
+            books: Mutex::default(),
+            writing: tokio::sync::Mutex::new(()),
+            refills: TaskTracker::new(),
+        };
         Ok((Purse(Arc::new(inner)), reclaimed))
     }
 
@@ -210,7 +221,7 @@ impl Purse {
     /// to the request that finds the lease dry: it grows by just what it lacks.
     fn refill(&self, key_id: &str, account_id: &str, size: i64) {
         let (purse, key_id, account_id) = (self.clone(), key_id.to_owned(), account_id.to_owned());
-        tokio::spawn(async move {
+        self.0.refills.spawn(async move {
             let grown = store::grow(&purse.0.db, &purse.0.instance_id, &key_id, &account_id, size, now_ms()).await;
             let mut books = purse.books();
             let lease = lease_of(&mut books.leases, &key_id, &account_id);
@@ -356,11 +367,9 @@ impl Purse {
         }
         // A refill finishing after its lease went back would lease money nobody gives back
         // until this instance's next start; each is one database write.
-        for _ in 0..500 {
-            if !self.books().leases.values().any(|lease| lease.refilling) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        self.0.refills.close();
+        if tokio::time::timeout(REFILLS_AT_CLOSE, self.0.refills.wait()).await.is_err() {
+            tracing::warn!("refills still under way at shutdown; their leases go back at the next start");
         }
         self.give_back(true).await;
     }
