@@ -52,8 +52,6 @@ pub async fn record(state: &AppState, actor: &Actor, entry: Entry) -> Result<(),
 
 const INSERT_COLUMNS: &str = "id, actor_id, action, target_type, target_id, account_id, before, after, ip, created_at";
 const INSERT_COLUMN_COUNT: usize = 10;
-/// Rows per INSERT: well under SQLite's 32,766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 type InsertQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
@@ -83,21 +81,17 @@ pub async fn record_in<'c>(
     Ok(())
 }
 
-/// Records many changes as [`record_in`] records one, a statement per thousand rows: a
-/// charge batch's audit rows cost one round trip to the database instead of one each.
+/// Records many changes as [`record_in`] records one, in multi-row statements: a charge
+/// batch's audit rows cost a few round trips to the database instead of one each.
 pub async fn record_many_in(
     conn: &mut sqlx::AnyConnection,
     db: &Db,
     changes: &[(&Actor, Entry)],
 ) -> Result<(), sqlx::Error> {
     let at = now_ms();
-    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO audit_log ({INSERT_COLUMNS}) VALUES {}",
-            db.values_list(chunk.len(), INSERT_COLUMN_COUNT)
-        );
-        // Not kept prepared: each batch size is a statement of its own.
-        let mut query = sqlx::query(&sql).persistent(false);
+    let head = format!("INSERT INTO audit_log ({INSERT_COLUMNS})");
+    for (sql, chunk) in db.values_statements(&head, INSERT_COLUMN_COUNT, "", changes) {
+        let mut query = sqlx::query(&sql);
         for (actor, entry) in chunk {
             query = bind_row(query, actor, entry, at);
         }

@@ -48,8 +48,6 @@ fn from_row(
 const INSERT_COLUMNS: &str =
     "id, account_id, amount, kind, request_id, redemption_code, idempotency_key, note, created_by, created_at";
 const INSERT_COLUMN_COUNT: usize = 10;
-/// Entries per INSERT: well under SQLite's 32,766 bound parameters.
-const ENTRIES_PER_STATEMENT: usize = 1_000;
 
 impl Posting<'_> {
     fn entry(&self) -> LedgerEntry {
@@ -67,7 +65,7 @@ impl Posting<'_> {
     }
 }
 
-type InsertQuery<'q> = sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments<'q>>;
+type InsertQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds one entry's row, in the order of `INSERT_COLUMNS`.
 fn bind_entry<'q>(query: InsertQuery<'q>, entry: &'q LedgerEntry, idempotency_key: Option<&'q str>) -> InsertQuery<'q> {
@@ -91,34 +89,56 @@ pub async fn insert(conn: &mut AnyConnection, posting: &Posting<'_>) -> Result<O
     let entry = posting.entry();
     let sql = format!(
         "INSERT INTO ledger_entries ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT DO NOTHING RETURNING id"
+         ON CONFLICT DO NOTHING"
     );
-    let inserted = bind_entry(sqlx::query_scalar(&sql), &entry, posting.idempotency_key).fetch_optional(conn).await?;
-    Ok(inserted.map(|_| entry))
+    let inserted = bind_entry(sqlx::query(&sql), &entry, posting.idempotency_key).execute(conn).await?;
+    Ok((inserted.rows_affected() == 1).then_some(entry))
 }
 
-/// Writes many entries as [`insert`] writes one, a statement per thousand: a charge
-/// batch's entries cost one round trip to the database instead of one each. Says, per
-/// posting and in order, whether its entry was written.
+/// Writes many entries as [`insert`] writes one, in multi-row statements: a charge
+/// batch's entries cost a few round trips to the database instead of one each. Says,
+/// per posting and in order, whether its entry was written.
 pub async fn insert_many(
     conn: &mut AnyConnection,
     db: &Db,
     postings: &[Posting<'_>],
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let mut written = Vec::with_capacity(postings.len());
-    for chunk in postings.chunks(ENTRIES_PER_STATEMENT) {
-        let entries: Vec<LedgerEntry> = chunk.iter().map(Posting::entry).collect();
-        let sql = format!(
-            "INSERT INTO ledger_entries ({INSERT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-            db.values_list(entries.len(), INSERT_COLUMN_COUNT)
-        );
-        // Not kept prepared: each batch size is a statement of its own.
-        let mut query = sqlx::query_scalar(&sql).persistent(false);
-        for (entry, posting) in entries.iter().zip(chunk) {
-            query = bind_entry(query, entry, posting.idempotency_key);
+    let entries: Vec<LedgerEntry> = postings.iter().map(Posting::entry).collect();
+    let keys: Vec<Option<&str>> = postings.iter().map(|posting| posting.idempotency_key).collect();
+    let rows: Vec<(&LedgerEntry, Option<&str>)> = entries.iter().zip(keys).collect();
+    let head = format!("INSERT INTO ledger_entries ({INSERT_COLUMNS})");
+    let mut inserted = 0;
+    for (sql, chunk) in db.values_statements(&head, INSERT_COLUMN_COUNT, "ON CONFLICT DO NOTHING", &rows) {
+        let mut query = sqlx::query(&sql);
+        for &(entry, idempotency_key) in chunk {
+            query = bind_entry(query, entry, idempotency_key);
         }
-        let ids: std::collections::HashSet<String> = query.fetch_all(&mut *conn).await?.into_iter().collect();
-        written.extend(entries.iter().map(|entry| ids.contains(&entry.id)));
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    if inserted == entries.len() as u64 {
+        return Ok(vec![true; entries.len()]);
+    }
+    // Some were refused as repeats. The ids are new, so those now in the ledger are the
+    // ones written. (Asking every statement for its ids instead sent each id back from
+    // SQLite's thread as a message of its own.)
+    let ids: Vec<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+    let written = written_ids(conn, db, &ids).await?;
+    Ok(entries.iter().map(|entry| written.contains(&entry.id)).collect())
+}
+
+/// Which of `ids` are in the ledger.
+async fn written_ids(
+    conn: &mut AnyConnection,
+    db: &Db,
+    ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut written = std::collections::HashSet::new();
+    for (sql, chunk) in db.values_statements("SELECT id FROM ledger_entries WHERE id IN (", 1, ")", ids) {
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        written.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(written)
 }

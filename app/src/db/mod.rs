@@ -90,24 +90,27 @@ impl Db {
         self.backend
     }
 
-    /// The `n`th (1-based) parameter of a statement built at run time. SQLite gets plain
-    /// `?`: it looks every named parameter up by a linear search, so binding a long
-    /// multi-row statement with `$n` names took time quadratic in its length.
-    fn placeholder(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${n}"),
-        }
-    }
-
-    /// The `VALUES` list of a multi-row INSERT: `rows` groups of `columns` parameters,
-    /// numbered on from 1 across the whole statement.
-    pub fn values_list(&self, rows: usize, columns: usize) -> String {
-        let row = |first: usize| {
-            let params: Vec<String> = (first..first + columns).map(|n| self.placeholder(n)).collect();
-            format!("({})", params.join(", "))
-        };
-        (0..rows).map(|index| row(index * columns + 1)).collect::<Vec<_>>().join(", ")
+    /// A statement with a `VALUES` list (`{head} VALUES (...), (...) {tail}`, e.g. a
+    /// multi-row INSERT) for each chunk of `rows`, with the chunk it is for. Chunks have
+    /// one of a few fixed sizes, largest first, so a statement has only a handful of
+    /// shapes, each parsed once and kept prepared: a shape per batch size either parsed
+    /// the whole statement for every batch (not kept) or held megabytes of statements per
+    /// connection (kept).
+    pub fn values_statements<'r, T>(
+        &self,
+        head: &str,
+        columns: usize,
+        tail: &str,
+        rows: &'r [T],
+    ) -> impl Iterator<Item = (String, &'r [T])> {
+        let (head, tail, backend) = (head.to_owned(), tail.to_owned(), self.backend);
+        let mut rest = rows;
+        std::iter::from_fn(move || {
+            let size = INSERT_CHUNK_SIZES.iter().copied().find(|&size| size <= rest.len())?;
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            Some((format!("{head} VALUES {} {tail}", values_list(backend, size, columns)), chunk))
+        })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -117,6 +120,34 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Rows per `VALUES` list, largest first (see [`Db::values_statements`]): a batch
+/// of n rows takes n / 64 statements and at most nine more. 64 rows of the widest table
+/// are 1,344 parameters, well under both backends' bounds.
+const INSERT_CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+/// The `VALUES` list of a multi-row INSERT: `rows` groups of `columns` parameters,
+/// numbered on from 1 across the whole statement. SQLite gets plain `?`: it looks every
+/// named parameter up by a linear search, so binding a long multi-row statement with
+/// `$n` names took time quadratic in its length.
+fn values_list(backend: Backend, rows: usize, columns: usize) -> String {
+    use std::fmt::Write;
+    let mut list = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        list.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                list.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => list.push('?'),
+                Backend::Postgres => write!(list, "${}", row * columns + column + 1).expect("writing to a String"),
+            }
+        }
+        list.push(')');
+    }
+    list
 }
 
 /// Opening a SQLite file that does not exist yet must create it.

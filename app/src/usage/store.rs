@@ -9,8 +9,6 @@ const COLUMNS: &str = "request_id, client_request_id, created_at, route, account
     error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, completion_tokens, cost, client_ip,
     channel_id, upstream_request_id, attempts, stream";
 const COLUMN_COUNT: usize = 21;
-/// Rows per INSERT: well under SQLite's 32,766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
 pub const MAX_PAGE: i64 = 200;
 
 #[derive(sqlx::FromRow)]
@@ -69,14 +67,9 @@ impl From<UsageRow> for UsageRecord {
 /// Writes rows in multi-row statements; a row whose request id exists is skipped, so a
 /// retried batch never duplicates a row.
 pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO usage_logs ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
-            db.values_list(chunk.len(), COLUMN_COUNT)
-        );
-        // Not kept prepared: each batch size is a statement of its own, and a cache of
-        // them held megabytes per connection.
-        let mut query = sqlx::query(&sql).persistent(false);
+    let head = format!("INSERT INTO usage_logs ({COLUMNS})");
+    for (sql, chunk) in db.values_statements(&head, COLUMN_COUNT, "ON CONFLICT (request_id) DO NOTHING", rows) {
+        let mut query = sqlx::query(&sql);
         for row in chunk {
             query = query
                 .bind(&row.request_id)
