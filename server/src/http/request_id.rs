@@ -25,8 +25,9 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     }
     let header = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     request.headers_mut().insert(HEADER, header.clone());
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    // The id alone: the log formats a span's fields when it opens, for every request, and
+    // the usage row under this id already has the route.
+    let span = tracing::info_span!("request", request_id = %id);
     let mut response = request_id::scope(id, next.run(request)).instrument(span).await;
     response.headers_mut().insert(HEADER, header);
     response
