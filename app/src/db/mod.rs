@@ -104,13 +104,8 @@ impl Db {
         rows: &'r [T],
     ) -> impl Iterator<Item = (String, &'r [T])> {
         let (head, tail, backend) = (head.to_owned(), tail.to_owned(), self.backend);
-        let mut rest = rows;
-        std::iter::from_fn(move || {
-            let size = INSERT_CHUNK_SIZES.iter().copied().find(|&size| size <= rest.len())?;
-            let (chunk, after) = rest.split_at(size);
-            rest = after;
-            Some((format!("{head} VALUES {} {tail}", values_list(backend, size, columns)), chunk))
-        })
+        chunks(rows)
+            .map(move |chunk| (format!("{head} VALUES {} {tail}", values_list(backend, chunk.len(), columns)), chunk))
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -126,6 +121,17 @@ impl Db {
 /// of n rows takes n / 64 statements and at most nine more. 64 rows of the widest table
 /// are 1,344 parameters, well under both backends' bounds.
 const INSERT_CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+/// `rows` cut into chunks of the sizes in [`INSERT_CHUNK_SIZES`], largest first.
+fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let size = INSERT_CHUNK_SIZES.iter().copied().find(|&size| size <= rest.len())?;
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
+}
 
 /// The `VALUES` list of a multi-row INSERT: `rows` groups of `columns` parameters,
 /// numbered on from 1 across the whole statement. SQLite gets plain `?`: it looks every
@@ -171,5 +177,26 @@ pub fn expect_one_row(result: AnyQueryResult, what: &str) -> Result<(), crate::e
         Err(crate::error::AppError::not_found(what))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_cut_into_the_fixed_chunk_sizes_in_order() {
+        let rows: Vec<u32> = (0..150).collect();
+        let cut: Vec<&[u32]> = chunks(&rows).collect();
+        let sizes: Vec<usize> = cut.iter().map(|chunk| chunk.len()).collect();
+        assert_eq!(sizes, [64, 64, 16, 4, 1, 1]);
+        assert_eq!(cut.concat(), rows, "every row once, in order");
+        assert_eq!(chunks::<u32>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn values_lists_number_postgres_parameters_across_rows() {
+        assert_eq!(values_list(Backend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
     }
 }
