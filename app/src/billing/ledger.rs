@@ -104,8 +104,8 @@ pub async fn insert_many(
     postings: &[Posting<'_>],
 ) -> Result<Vec<bool>, sqlx::Error> {
     let entries: Vec<LedgerEntry> = postings.iter().map(Posting::entry).collect();
-    let keys: Vec<Option<&str>> = postings.iter().map(|posting| posting.idempotency_key).collect();
-    let rows: Vec<(&LedgerEntry, Option<&str>)> = entries.iter().zip(keys).collect();
+    let rows: Vec<(&LedgerEntry, Option<&str>)> =
+        entries.iter().zip(postings.iter().map(|posting| posting.idempotency_key)).collect();
     let head = format!("INSERT INTO ledger_entries ({INSERT_COLUMNS})");
     let mut inserted = 0;
     for (sql, chunk) in db.values_statements(&head, INSERT_COLUMN_COUNT, "ON CONFLICT DO NOTHING", &rows) {

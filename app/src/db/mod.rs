@@ -120,13 +120,13 @@ impl Db {
 /// Rows per `VALUES` list, largest first (see [`Db::values_statements`]): a batch
 /// of n rows takes n / 64 statements and at most nine more. 64 rows of the widest table
 /// are 1,344 parameters, well under both backends' bounds.
-const INSERT_CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
+const VALUES_CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
 
-/// `rows` cut into chunks of the sizes in [`INSERT_CHUNK_SIZES`], largest first.
+/// `rows` cut into chunks of the sizes in [`VALUES_CHUNK_SIZES`], largest first.
 fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     let mut rest = rows;
     std::iter::from_fn(move || {
-        let size = INSERT_CHUNK_SIZES.iter().copied().find(|&size| size <= rest.len())?;
+        let size = VALUES_CHUNK_SIZES.iter().copied().find(|&size| size <= rest.len())?;
         let (chunk, after) = rest.split_at(size);
         rest = after;
         Some(chunk)
