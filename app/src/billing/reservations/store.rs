@@ -154,11 +154,15 @@ async fn unreserve_account(
         .map(drop)
 }
 
-/// A usage charge as the audit log records it.
-fn usage_audit_entry(charge: &PendingCharge) -> audit::Entry {
-    audit::Entry::new("billing.usage", "request", &charge.request_id)
-        .account(&charge.account_id)
-        .after(&serde_json::json!({ "amount": -charge.amount, "key_id": charge.key_id }))
+/// A key's usage charges in one batch, as the audit log records them: one row per key and
+/// batch, not per request. The ledger holds each charge under its request id; the audit row
+/// says who spent how much in how many charges, and keeps the log readable (a busy key
+/// settles thousands of requests a second).
+fn usage_audit_entry(key_id: &str, batch: &KeyBatch) -> audit::Entry {
+    let amount: i64 = batch.charged.iter().map(|charge| charge.amount).sum();
+    audit::Entry::new("billing.usage", "api_key", key_id)
+        .account(batch.account_id)
+        .after(&serde_json::json!({ "amount": -amount, "charges": batch.charged.len() }))
 }
 
 /// One key's charges within a batch.
@@ -176,8 +180,8 @@ impl<'a> KeyBatch<'a> {
     }
 }
 
-/// Writes a batch of charges in one transaction: a usage ledger entry and an audit row per
-/// charge, the balance and spend moved, and the leases that held them shrunk.
+/// Writes a batch of charges in one transaction: a usage ledger entry per charge, an audit
+/// row per key that was charged, the balance and spend moved, and the leases that held them shrunk.
 /// `leased` is this instance's lease per key as memory knows it.
 pub async fn write_charges(
     db: &Db,
@@ -208,16 +212,18 @@ pub async fn write_charges(
     // Every change to money is audited; a usage charge is made by the key's owner. These
     // inserts come before the key and account rows are updated, so those row locks, which
     // the gateway's lease growth waits for, are held only for the last few statements.
-    let mut owners = Vec::with_capacity(by_key.len());
-    for key_id in by_key.keys() {
+    let charged_keys: Vec<(&str, &KeyBatch)> =
+        by_key.iter().filter(|(_, batch)| !batch.charged.is_empty()).map(|(key_id, batch)| (*key_id, batch)).collect();
+    let mut owners = Vec::with_capacity(charged_keys.len());
+    for (key_id, _) in &charged_keys {
         let owner: String =
             sqlx::query_scalar("SELECT user_id FROM api_keys WHERE id = $1").bind(key_id).fetch_one(&mut *tx).await?;
         owners.push(Actor { user_id: owner, ip: None });
     }
-    let audited: Vec<(&Actor, audit::Entry)> = by_key
-        .values()
+    let audited: Vec<(&Actor, audit::Entry)> = charged_keys
+        .iter()
         .zip(&owners)
-        .flat_map(|(batch, owner)| batch.charged.iter().map(move |charge| (owner, usage_audit_entry(charge))))
+        .map(|((key_id, batch), owner)| (owner, usage_audit_entry(key_id, batch)))
         .collect();
     audit::record_many_in(&mut tx, db, &audited).await?;
     // Leases, then keys, then accounts: the lock order of every transaction here.
