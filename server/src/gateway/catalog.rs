@@ -2,13 +2,16 @@
 //! memory, swapped atomically, refreshed on every management change and on an interval
 //! (for changes made through other instances).
 
+use super::protocol::anthropic;
 use app::error::AppError;
 use app::keys::{store as keys_store, KeyPolicy, KeyStatus};
 use app::models::{store as catalog_store, ChannelView, ModelView, Protocol};
 use app::state::AppState;
 use arc_swap::ArcSwap;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::Uri;
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,32 +32,60 @@ pub struct GatewayKey {
 pub struct Channel {
     pub id: String,
     pub protocol: Protocol,
-    /// Where this channel's requests go, parsed once here rather than on every request;
-    /// a base URL that does not parse is kept as text, and every call to it fails.
-    pub endpoint: Result<reqwest::Url, String>,
-    pub credential: Option<SecretString>,
+    /// Where this channel's requests go and the headers they carry (protocol version,
+    /// credential), built once here rather than on every request. A base URL or credential
+    /// that HTTP cannot carry is kept as an error, and every call through it fails.
+    pub call: Result<ChannelCall, UnusableChannel>,
     pub priority: i64,
     pub weight: i64,
     pub enabled: bool,
     pub timeout: Duration,
 }
 
+pub struct ChannelCall {
+    pub uri: Uri,
+    pub headers: HeaderMap,
+}
+
+#[derive(Debug)]
+pub struct UnusableChannel;
+
 impl Channel {
     pub fn new(view: ChannelView, credential: Option<SecretString>) -> Channel {
-        let endpoint = match view.protocol {
-            Protocol::Anthropic => format!("{}/v1/messages", view.base_url),
-            _ => format!("{}/chat/completions", view.base_url),
-        };
         Channel {
+            call: ChannelCall::new(&view, credential.as_ref()),
             id: view.id,
             protocol: view.protocol,
-            endpoint: reqwest::Url::parse(&endpoint).map_err(|_| endpoint),
-            credential,
             priority: view.priority,
             weight: view.weight,
             enabled: view.enabled,
             timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
         }
+    }
+}
+
+impl ChannelCall {
+    fn new(view: &ChannelView, credential: Option<&SecretString>) -> Result<ChannelCall, UnusableChannel> {
+        let (path, credential_header) = match view.protocol {
+            Protocol::Anthropic => ("/v1/messages", "x-api-key"),
+            _ => ("/chat/completions", "authorization"),
+        };
+        let uri = Uri::try_from(format!("{}{path}", view.base_url)).map_err(|_| UnusableChannel)?;
+        let mut headers = HeaderMap::new();
+        if view.protocol == Protocol::Anthropic {
+            headers.insert("anthropic-version", HeaderValue::from_static(anthropic::VERSION));
+        }
+        if let Some(credential) = credential {
+            let secret = credential.expose_secret();
+            let text = match view.protocol {
+                Protocol::Anthropic => secret.to_owned(),
+                _ => format!("Bearer {secret}"),
+            };
+            let mut value = HeaderValue::try_from(text).map_err(|_| UnusableChannel)?;
+            value.set_sensitive(true);
+            headers.insert(credential_header, value);
+        }
+        Ok(ChannelCall { uri, headers })
     }
 }
 

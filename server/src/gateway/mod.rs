@@ -21,6 +21,7 @@ mod stream;
 mod upstream;
 pub mod usage_writer;
 
+use crate::http::client::HttpClient;
 use crate::http::request_id::ClientRequestId;
 use app::billing::pricing;
 use app::billing::reservations::{Purse, ReserveError};
@@ -46,7 +47,6 @@ use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 use upstream::{Answer, Served};
 use usage_writer::UsageWriter;
 
@@ -60,7 +60,7 @@ pub struct Inner {
     pub purse: Purse,
     limits: Limits,
     health: Health,
-    http: reqwest::Client,
+    http: HttpClient,
     trusted_proxies: Vec<IpNet>,
     max_request_bytes: usize,
 }
@@ -85,12 +85,6 @@ impl Gateway {
     pub fn new(app: AppState, catalog: Arc<Catalog>, usage: UsageWriter, purse: Purse, settings: Settings) -> Gateway {
         // Install the recorder before the first request, or its metrics would be lost.
         metrics::handle();
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("the HTTP client's settings are valid");
         Gateway(Arc::new(Inner {
             app,
             catalog,
@@ -98,7 +92,7 @@ impl Gateway {
             purse,
             limits: Limits::default(),
             health: Health::default(),
-            http,
+            http: HttpClient::default(),
             trusted_proxies: settings.trusted_proxies,
             max_request_bytes: settings.max_request_bytes,
         }))

@@ -1,5 +1,5 @@
 //! A channel's test from the console: one small chat request through the channel, built
-//! and sent by the same code as the data plane's (`upstream::build`), but outside its
+//! and sent by the same code as the data plane's (`upstream::send`), but outside its
 //! pipeline: nothing is reserved, charged or written to the usage log, and the channel's
 //! health is left alone. The console audits the test.
 
@@ -7,6 +7,7 @@ use super::catalog::Channel;
 use super::error::GatewayError;
 use super::protocol::{anthropic, openai, Conversation, Role, Turn};
 use super::upstream;
+use crate::http::client::{self, CallError, HttpClient};
 use app::models::probe::{ChannelProbe, ProbeOutcome, ProbeTarget};
 use app::models::Protocol;
 use serde_json::Value;
@@ -19,7 +20,7 @@ const MAX_TOKENS: u64 = 8;
 /// Sends test requests with its own HTTP client, apart from the gateway's connection pool.
 #[derive(Default)]
 pub struct UpstreamProbe {
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 #[async_trait::async_trait]
@@ -47,14 +48,13 @@ impl UpstreamProbe {
     async fn send(&self, channel: &Channel, body: &Value) -> ProbeOutcome {
         let started = Instant::now();
         let timed_out = || GatewayError::UpstreamTimeout { timeout_ms: channel.timeout.as_millis() as i64 }.to_string();
-        let unreachable =
-            |err: &reqwest::Error| format!("The upstream could not be reached ({}).", upstream::connection_error(err));
-        let call = upstream::build(&self.http, channel, body).send();
+        let unreachable = |err: CallError| format!("The upstream could not be reached ({err}).");
+        let call = upstream::send(&self.http, channel, body);
         let response = match tokio::time::timeout(channel.timeout, call).await {
             Ok(Ok(response)) => response,
             failed => {
                 let error = match failed {
-                    Ok(Err(err)) => unreachable(&err),
+                    Ok(Err(err)) => unreachable(err),
                     _ => timed_out(),
                 };
                 let latency_ms = started.elapsed().as_millis() as i64;
@@ -64,9 +64,9 @@ impl UpstreamProbe {
         let status = response.status().as_u16();
         let upstream_request_id = upstream::upstream_request_id(&response);
         let remaining = channel.timeout.saturating_sub(started.elapsed());
-        let error = match tokio::time::timeout(remaining, response.bytes()).await {
+        let error = match tokio::time::timeout(remaining, client::read_body(response)).await {
             Err(_) => Some(timed_out()),
-            Ok(Err(err)) => Some(unreachable(&err)),
+            Ok(Err(err)) => Some(unreachable(err)),
             Ok(Ok(bytes)) if status >= 400 => Some(upstream::upstream_refusal(status, &bytes).to_string()),
             Ok(Ok(bytes)) => serde_json::from_slice::<Value>(&bytes)
                 .is_err()

@@ -9,13 +9,14 @@ use super::flight::Flight;
 use super::limits::Slot;
 use super::protocol::sse::{self, Decoder};
 use super::protocol::{anthropic, estimate_tokens, openai, stream_writer, Dialect, Finish, StreamEvent, Usage};
+use crate::http::client;
 use app::models::Protocol;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 pub enum Source {
-    Upstream { response: reqwest::Response, protocol: Protocol },
+    Upstream { response: client::Response, protocol: Protocol },
     Local { events: Vec<StreamEvent> },
 }
 
@@ -97,7 +98,7 @@ impl Relay {
                 Source::Upstream { response, protocol } => {
                     let passthrough = self.dialect.passes_through_to(protocol);
                     let mut decoder = Decoder::default();
-                    let mut upstream = response.bytes_stream();
+                    let mut upstream = std::pin::pin!(client::body_stream(response));
                     let mut interrupted = false;
                     while let Some(chunk) = upstream.next().await {
                         let Ok(chunk) = chunk else {

@@ -7,10 +7,10 @@ use super::flight::Flight;
 use super::protocol::{anthropic, echo, openai, Completion, Conversation, Dialect, StreamEvent, Usage};
 use super::request::ClientRequest;
 use super::Gateway;
+use crate::http::client::{self, CallError, HttpClient};
 use app::models::Protocol;
 use app::usage::Attempt;
 use bytes::Bytes;
-use secrecy::ExposeSecret;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::time::Instant;
@@ -20,7 +20,7 @@ pub enum Answer {
     /// A whole answer, already in the client's dialect.
     Whole { body: Bytes, usage: Option<Usage> },
     /// An upstream SSE stream still to be relayed.
-    Stream { response: reqwest::Response, protocol: Protocol },
+    Stream { response: client::Response, protocol: Protocol },
     /// Events produced locally (the echo provider).
     Local { events: Vec<StreamEvent> },
 }
@@ -184,15 +184,15 @@ async fn attempt(
                 error,
             })
         };
-    let call = build(&gateway.http, channel, &body).send();
+    let call = send(&gateway.http, channel, &body);
     let response = match tokio::time::timeout(channel.timeout, call).await {
         Err(_) => {
-            record(flight, None, None, Some("timeout".into()));
+            record(flight, None, None, Some(CallError::Timeout.to_string()));
             return Err(Failure::Retry { timed_out: true });
         }
         Ok(Err(err)) => {
-            record(flight, None, None, Some(connection_error(&err)));
-            return Err(Failure::Retry { timed_out: err.is_timeout() });
+            record(flight, None, None, Some(err.to_string()));
+            return Err(Failure::Retry { timed_out: err == CallError::Timeout });
         }
         Ok(Ok(response)) => response,
     };
@@ -207,10 +207,10 @@ async fn attempt(
         return Ok(Answer::Stream { response, protocol: channel.protocol });
     }
     let remaining = channel.timeout.saturating_sub(started.elapsed());
-    let bytes = match tokio::time::timeout(remaining, response.bytes()).await {
+    let bytes = match tokio::time::timeout(remaining, client::read_body(response)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(err)) => {
-            record(flight, Some(status), upstream_request_id, Some(connection_error(&err)));
+            record(flight, Some(status), upstream_request_id, Some(err.to_string()));
             return Err(Failure::Retry { timed_out: false });
         }
         Err(_) => {
@@ -225,38 +225,23 @@ async fn attempt(
     whole_answer(dialect, channel.protocol, bytes).map_err(Failure::Final)
 }
 
-/// The request to `channel` in its protocol, with its credential (the probe uses it too).
-pub(super) fn build(http: &reqwest::Client, channel: &Channel, body: &impl Serialize) -> reqwest::RequestBuilder {
-    let builder = match &channel.endpoint {
-        Ok(url) => http.post(url.clone()),
-        // reqwest refuses it when sent, as any other URL it cannot call.
-        Err(unparsed) => http.post(unparsed.as_str()),
-    };
-    let builder = match channel.protocol {
-        Protocol::Anthropic => builder.header("anthropic-version", anthropic::VERSION),
-        _ => builder,
-    };
-    tracing::debug!(channel = %channel.id, "calling upstream");
-    let builder = match (&channel.credential, channel.protocol) {
-        (Some(credential), Protocol::Anthropic) => builder.header("x-api-key", credential.expose_secret()),
-        (Some(credential), _) => builder.bearer_auth(credential.expose_secret()),
-        (None, _) => builder,
-    };
-    builder.json(body)
-}
-
-/// A connection failure described without the URL (which may carry credentials).
-pub(super) fn connection_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        "timeout".into()
-    } else if err.is_connect() {
-        "connection failed".into()
-    } else {
-        "transport error".into()
+/// Sends `body` to `channel` in its protocol, with its credential (the probe uses it too).
+pub(super) async fn send(
+    http: &HttpClient,
+    channel: &Channel,
+    body: &impl Serialize,
+) -> Result<client::Response, CallError> {
+    let call = channel.call.as_ref().map_err(|_| CallError::UnusableChannel)?;
+    let body = serde_json::to_vec(body).map_err(|_| CallError::Transport)?;
+    let mut request = client::post_json(call.uri.clone(), body);
+    for (name, value) in &call.headers {
+        request.headers_mut().insert(name, value.clone());
     }
+    tracing::debug!(channel = %channel.id, "calling upstream");
+    http.send(request).await
 }
 
-pub(super) fn upstream_request_id(response: &reqwest::Response) -> Option<String> {
+pub(super) fn upstream_request_id(response: &client::Response) -> Option<String> {
     ["x-request-id", "request-id"]
         .iter()
         .find_map(|name| response.headers().get(*name))

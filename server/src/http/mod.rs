@@ -1,5 +1,7 @@
-//! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks.
+//! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks,
+//! and the client that calls upstreams.
 
+pub mod client;
 pub mod json;
 pub mod query;
 pub mod request_id;

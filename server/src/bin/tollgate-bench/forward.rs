@@ -1,5 +1,5 @@
 //! The bare forwarder: the cheapest possible proxy built from the same parts as Tollgate
-//! (axum serving, reqwest calling, the same runtime and allocator defaults), passing
+//! (axum serving, the same upstream client, the same runtime and allocator defaults), passing
 //! `/v1/chat/completions` bodies and answers through untouched. No key, no policy, no
 //! money, no log.
 //!
@@ -10,46 +10,44 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use axum::Router;
+use server::http::client::{self, HttpClient};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 struct Upstream {
-    url: reqwest::Url,
-    http: reqwest::Client,
+    uri: Uri,
+    http: HttpClient,
 }
 
 /// Serves until the process is killed, forwarding to `upstream` (a chat completions URL).
-pub async fn serve(listen: SocketAddr, upstream: reqwest::Url) -> std::io::Result<()> {
+pub async fn serve(listen: SocketAddr, upstream: Uri) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    let http = reqwest::Client::builder().tcp_nodelay(true).build().map_err(std::io::Error::other)?;
-    let upstream = Arc::new(Upstream { url: upstream, http });
+    let upstream = Arc::new(Upstream { uri: upstream, http: HttpClient::default() });
     let router = Router::new().route("/v1/chat/completions", post(forward)).with_state(upstream);
     axum::serve(listener, router).await
 }
 
 async fn forward(State(upstream): State<Arc<Upstream>>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut call = upstream.http.post(upstream.url.clone()).body(body);
-    for name in [reqwest::header::AUTHORIZATION, reqwest::header::CONTENT_TYPE] {
-        if let Some(value) = headers.get(&name) {
-            call = call.header(name, value);
-        }
+    let mut call = client::post_json(upstream.uri.clone(), body);
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        call.headers_mut().insert(axum::http::header::AUTHORIZATION, value.clone());
     }
-    match call.send().await {
+    match upstream.http.send(call).await {
         Ok(answer) => {
             let status = answer.status();
-            let content_type = answer.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-            let mut response = Body::from_stream(answer.bytes_stream()).into_response();
+            let content_type = answer.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+            let mut response = Body::from_stream(client::body_stream(answer)).into_response();
             *response.status_mut() = status;
             if let Some(content_type) = content_type {
-                response.headers_mut().insert(reqwest::header::CONTENT_TYPE, content_type);
+                response.headers_mut().insert(axum::http::header::CONTENT_TYPE, content_type);
             }
             response
         }

@@ -59,7 +59,7 @@ enum Cmd {
         #[arg(long)]
         listen: SocketAddr,
         #[arg(long)]
-        upstream: reqwest::Url,
+        upstream: hyper::Uri,
     },
 }
 
