@@ -64,10 +64,13 @@ impl From<UsageRow> for UsageRecord {
     }
 }
 
-/// Writes rows in multi-row statements; a row whose request id exists is skipped, so a
-/// retried batch never duplicates a row.
+/// Writes rows in multi-row statements, in one transaction; a row whose request id exists
+/// is skipped, so a retried batch never duplicates a row. One transaction is one commit:
+/// on SQLite each commit writes every page it touched to the WAL again, so a commit per
+/// statement rewrote the tables' and indexes' last pages once per chunk.
 pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Error> {
     let head = format!("INSERT INTO usage_logs ({COLUMNS})");
+    let mut tx = db.pool().begin().await?;
     for (sql, chunk) in db.values_statements(&head, COLUMN_COUNT, "ON CONFLICT (request_id) DO NOTHING", rows) {
         let mut query = sqlx::query(&sql);
         for row in chunk {
@@ -94,9 +97,9 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
                 .bind(serde_json::to_string(&row.attempts).unwrap_or_else(|_| "[]".into()))
                 .bind(i64::from(row.stream));
         }
-        query.execute(db.pool()).await?;
+        query.execute(&mut *tx).await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 pub async fn by_request_id(db: &Db, request_id: &str) -> Result<Option<UsageRecord>, AppError> {
