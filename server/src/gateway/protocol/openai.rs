@@ -8,6 +8,7 @@ use super::{
 use crate::gateway::error::GatewayError;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 const UNTRANSLATABLE: &[&str] = &["tools", "tool_choice", "functions", "function_call", "response_format"];
 
@@ -148,25 +149,52 @@ fn now_seconds() -> u64 {
 
 /// What one upstream chunk (`data:` payload) means.
 pub fn stream_events(data: &str) -> Vec<StreamEvent> {
-    let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+    let Ok(chunk) = serde_json::from_str::<Chunk>(data) else {
         return Vec::new();
     };
     let mut events = Vec::new();
-    if let Some(choice) = chunk.pointer("/choices/0") {
-        if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+    if let Some(choice) = chunk.choices.as_deref().and_then(<[Choice]>::first) {
+        if let Some(text) = choice.delta.as_ref().and_then(|delta| delta.content.as_deref()).filter(|t| !t.is_empty()) {
             events.push(StreamEvent::Text(text.to_owned()));
         }
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(reason) = choice.finish_reason.as_deref() {
             events.push(StreamEvent::Finish(finish_of(Some(reason))));
         }
     }
-    if let Some(usage) = usage_of(&chunk) {
-        events.push(StreamEvent::Usage {
-            prompt_tokens: Some(usage.prompt_tokens),
-            completion_tokens: Some(usage.completion_tokens),
-        });
+    if let Some(Counts { prompt_tokens: Some(prompt), completion_tokens: Some(completion) }) = chunk.usage {
+        events.push(StreamEvent::Usage { prompt_tokens: Some(prompt), completion_tokens: Some(completion) });
     }
     events
+}
+
+/// What a `chat.completion.chunk` says that the gateway follows: read as typed fields,
+/// borrowing from the event where it can, so serde skips the rest instead of building a
+/// JSON tree for every chunk of every stream.
+#[derive(serde::Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    usage: Option<Counts>,
+}
+
+#[derive(serde::Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Counts {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
 }
 
 /// Writes `chat.completion.chunk` events, usage in the last one, then `[DONE]`.
@@ -213,5 +241,29 @@ impl StreamWriter for ChunkWriter {
         let mut bytes = self.chunk(json!({}), Some(finish_name(finish)), Some(usage)).to_vec();
         bytes.extend_from_slice(&encode(None, "[DONE]"));
         Bytes::from(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_chunks_give_text_finish_and_usage() {
+        let text = r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi \"there\""},"finish_reason":null}]}"#;
+        assert_eq!(stream_events(text), vec![StreamEvent::Text("Hi \"there\"".into())]);
+        let last = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null}"#;
+        assert_eq!(stream_events(last), vec![StreamEvent::Finish(Finish::Length)]);
+        let usage = r#"{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":0}}}"#;
+        let reported = StreamEvent::Usage { prompt_tokens: Some(11), completion_tokens: Some(7) };
+        assert_eq!(stream_events(usage), vec![reported]);
+    }
+
+    #[test]
+    fn stream_chunks_without_text_give_nothing() {
+        let tool_call = r#"{"choices":[{"index":0,"delta":{"content":null,"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":null}]}"#;
+        assert!(stream_events(tool_call).is_empty());
+        assert!(stream_events(r#"{"choices":null}"#).is_empty());
+        assert!(stream_events("[DONE]").is_empty());
     }
 }
