@@ -21,7 +21,7 @@ use database::Database;
 use error::BenchError;
 use load::Target;
 use process::{free_port, wait_until, Child, CpuUse};
-use report::{Mode, RateRow, Report, Run, Throughput};
+use report::{Medians, Mode, RateRow, Report, Run, Throughput};
 use settings::Settings;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -217,11 +217,14 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     // The maximum runs come last: the memory they leave resident would otherwise count
     // as the peak of every rate measured after them.
     for mode in [Mode::NonStreaming, Mode::Streaming] {
-        eprintln!("{mode:?} at full speed, concurrency {} ...", settings.concurrency);
-        let direct = closed_run(&stack, &client, settings, &direct(mode), None).await;
-        let forwarder = closed_run(&stack, &client, settings, &forwarded(mode), Some(&stack.forwarder_process)).await;
-        let gateway = closed_run(&stack, &client, settings, &through(mode), Some(&stack.tollgate)).await;
-        throughput.push(Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway));
+        for round in 1..=settings.rounds {
+            eprintln!("{mode:?} at full speed, concurrency {}, round {round} ...", settings.concurrency);
+            let direct = closed_run(&stack, &client, settings, &direct(mode), None).await;
+            let forwarder =
+                closed_run(&stack, &client, settings, &forwarded(mode), Some(&stack.forwarder_process)).await;
+            let gateway = closed_run(&stack, &client, settings, &through(mode), Some(&stack.tollgate)).await;
+            throughput.push(Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway));
+        }
     }
     stack.tollgate.ensure_running()?;
     Ok(Report {
@@ -229,6 +232,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seconds_per_run: settings.run_time.as_secs(),
         rates,
+        medians: [Mode::NonStreaming, Mode::Streaming].map(|mode| Medians::of(mode, &throughput)).into(),
         throughput,
         tollgate_peak_rss_mib: stack.tollgate.whole_run_peak_rss_kib().map(|kib| kib as f64 / 1024.0),
     })

@@ -161,13 +161,70 @@ impl Throughput {
     }
 }
 
+/// A mode's closed-loop rounds summed up: the median of each figure across rounds, and
+/// the range of the ratios.
+#[derive(Debug, Serialize)]
+pub struct Medians {
+    pub mode: Mode,
+    pub rounds: usize,
+    pub ratio: f64,
+    pub ratio_range: (f64, f64),
+    pub forwarder_ratio: f64,
+    pub forwarder_ratio_range: (f64, f64),
+    pub direct_rps: f64,
+    pub gateway_rps: f64,
+    /// CPU in microseconds per request: the generator's and the mock's in the direct runs,
+    /// the forwarder's and Tollgate's own.
+    pub generator_and_mock_cpu_us: f64,
+    pub forwarder_cpu_us: f64,
+    pub gateway_cpu_us: f64,
+}
+
+impl Medians {
+    pub fn of(mode: Mode, throughput: &[Throughput]) -> Medians {
+        let rounds: Vec<&Throughput> = throughput.iter().filter(|run| run.mode == mode).collect();
+        let figure = |of: fn(&Throughput) -> f64| rounds.iter().map(|run| of(run)).collect::<Vec<f64>>();
+        Medians {
+            mode,
+            rounds: rounds.len(),
+            ratio: median(figure(|run| run.ratio)),
+            ratio_range: range(&figure(|run| run.ratio)),
+            forwarder_ratio: median(figure(|run| run.forwarder_ratio)),
+            forwarder_ratio_range: range(&figure(|run| run.forwarder_ratio)),
+            direct_rps: median(figure(|run| run.direct.rps)),
+            gateway_rps: median(figure(|run| run.gateway.rps)),
+            generator_and_mock_cpu_us: median(figure(|run| run.direct.generator_cpu_us + run.direct.mock_cpu_us)),
+            forwarder_cpu_us: median(figure(|run| run.forwarder.proxy_cpu_us)),
+            gateway_cpu_us: median(figure(|run| run.gateway.proxy_cpu_us)),
+        }
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (low, high)
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub database: Backend,
     pub cores: usize,
     pub seconds_per_run: u64,
     pub rates: Vec<RateRow>,
+    /// Every closed-loop round, in the order run.
     pub throughput: Vec<Throughput>,
+    pub medians: Vec<Medians>,
     pub tollgate_peak_rss_mib: Option<f64>,
 }
 
@@ -232,6 +289,24 @@ impl Report {
                 g.generator_cpu_us + g.mock_cpu_us,
             );
         }
+        println!("\nmedians over the rounds (ratio range in brackets), CPU us per request");
+        for m in &self.medians {
+            println!(
+                "{:<7} {} rounds: Tollgate ratio {:.2} [{:.2}-{:.2}] | bare forwarder ratio {:.2} [{:.2}-{:.2}] \
+                 | CPU: generator + mock {:.1}, forwarder {:.1}, Tollgate {:.1}",
+                m.mode.label(),
+                m.rounds,
+                m.ratio,
+                m.ratio_range.0,
+                m.ratio_range.1,
+                m.forwarder_ratio,
+                m.forwarder_ratio_range.0,
+                m.forwarder_ratio_range.1,
+                m.generator_and_mock_cpu_us,
+                m.forwarder_cpu_us,
+                m.gateway_cpu_us,
+            );
+        }
         match self.tollgate_peak_rss_mib {
             Some(mib) => println!("\nTollgate peak resident memory over the whole run (VmHWM): {mib:.1} MiB"),
             None => println!("\nTollgate peak resident memory: not available (no /proc)"),
@@ -276,6 +351,36 @@ mod tests {
         let row = RateRow::new(Mode::NonStreaming, 100, &direct, &gateway, None);
         assert!((row.overhead.p50_ms - 0.5).abs() < 0.01, "{:?}", row.overhead);
         assert!(!row.queueing);
+    }
+
+    fn round(mode: Mode, direct_rps: f64, gateway_rps: f64) -> Throughput {
+        let speed =
+            |rps| FullSpeed { rps, error_rate: 0.0, generator_cpu_us: 1.0, mock_cpu_us: 1.0, proxy_cpu_us: 2.0 };
+        Throughput {
+            mode,
+            concurrency: 64,
+            direct: speed(direct_rps),
+            forwarder: speed(direct_rps / 2.0),
+            gateway: speed(gateway_rps),
+            ratio: gateway_rps / direct_rps,
+            forwarder_ratio: 0.5,
+        }
+    }
+
+    #[test]
+    fn medians_take_the_middle_round_of_their_own_mode() {
+        let rounds = [
+            round(Mode::NonStreaming, 100.0, 40.0),
+            round(Mode::Streaming, 100.0, 90.0),
+            round(Mode::NonStreaming, 100.0, 20.0),
+            round(Mode::NonStreaming, 100.0, 30.0),
+        ];
+        let whole = Medians::of(Mode::NonStreaming, &rounds);
+        assert_eq!(whole.rounds, 3);
+        assert!((whole.ratio - 0.3).abs() < 1e-9, "{whole:?}");
+        assert_eq!(whole.ratio_range, (0.2, 0.4));
+        assert!((whole.gateway_rps - 30.0).abs() < 1e-9);
+        assert!((median(vec![4.0, 1.0, 3.0, 2.0]) - 2.5).abs() < 1e-9);
     }
 
     #[test]

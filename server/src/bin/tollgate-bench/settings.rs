@@ -13,6 +13,9 @@ pub struct Settings {
     pub rates: Vec<u32>,
     pub run_time: Duration,
     pub concurrency: usize,
+    /// Closed-loop rounds per mode (direct, forwarder, Tollgate in turn), for medians:
+    /// on two shared cores one round's ratio moves by a third between runs.
+    pub rounds: usize,
     /// Usage rows the control-plane benchmark seeds.
     pub rows: u64,
     pub tollgate_bin: PathBuf,
@@ -43,6 +46,7 @@ impl Settings {
             rates,
             run_time: Duration::from_secs(number("BENCH_SECONDS", 5)?),
             concurrency: number("BENCH_CONCURRENCY", 64)? as usize,
+            rounds: number("BENCH_ROUNDS", 3)? as usize,
             rows: number("BENCH_ROWS", 200_000)?,
             tollgate_bin: var("BENCH_TOLLGATE").map_or(sibling, PathBuf::from),
             out_dir: var("BENCH_OUT").map_or(target_dir.join("bench"), PathBuf::from),
