@@ -175,7 +175,7 @@ async fn reserve(
         ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
         ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
         ReserveError::Database(cause) => {
-            tracing::error!(%cause, "reserving failed");
+            tracing::error!(%cause, request_id = %flight.request_id(), "reserving failed");
             GatewayError::Internal
         }
     })?;
