@@ -205,6 +205,7 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
         .route("/api/v1", get(unknown_route))
         .merge(console)
         .layer(session_layer(&state, config))
+        .layer(axum::middleware::from_fn(request_id::log_span))
         .with_state(state)
         // The data plane needs no session: it is merged outside the session layer.
         .merge(gateway::router(gateway))

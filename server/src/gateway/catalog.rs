@@ -34,8 +34,8 @@ pub struct Channel {
     pub protocol: Protocol,
     /// Where this channel's requests go and the headers they carry (protocol version,
     /// credential), built once here rather than on every request. A base URL or credential
-    /// that HTTP cannot carry is kept as an error, and every call through it fails.
-    pub call: Result<ChannelCall, UnusableChannel>,
+    /// that HTTP cannot carry leaves none, and every call through the channel fails.
+    pub call: Option<ChannelCall>,
     pub priority: i64,
     pub weight: i64,
     pub enabled: bool,
@@ -46,9 +46,6 @@ pub struct ChannelCall {
     pub uri: Uri,
     pub headers: HeaderMap,
 }
-
-#[derive(Debug)]
-pub struct UnusableChannel;
 
 impl Channel {
     pub fn new(view: ChannelView, credential: Option<SecretString>) -> Channel {
@@ -65,12 +62,12 @@ impl Channel {
 }
 
 impl ChannelCall {
-    fn new(view: &ChannelView, credential: Option<&SecretString>) -> Result<ChannelCall, UnusableChannel> {
+    fn new(view: &ChannelView, credential: Option<&SecretString>) -> Option<ChannelCall> {
         let (path, credential_header) = match view.protocol {
             Protocol::Anthropic => ("/v1/messages", "x-api-key"),
             _ => ("/chat/completions", "authorization"),
         };
-        let uri = Uri::try_from(format!("{}{path}", view.base_url)).map_err(|_| UnusableChannel)?;
+        let uri = Uri::try_from(format!("{}{path}", view.base_url)).ok()?;
         let mut headers = HeaderMap::new();
         if view.protocol == Protocol::Anthropic {
             headers.insert("anthropic-version", HeaderValue::from_static(anthropic::VERSION));
@@ -81,11 +78,11 @@ impl ChannelCall {
                 Protocol::Anthropic => secret.to_owned(),
                 _ => format!("Bearer {secret}"),
             };
-            let mut value = HeaderValue::try_from(text).map_err(|_| UnusableChannel)?;
+            let mut value = HeaderValue::try_from(text).ok()?;
             value.set_sensitive(true);
             headers.insert(credential_header, value);
         }
-        Ok(ChannelCall { uri, headers })
+        Some(ChannelCall { uri, headers })
     }
 }
 

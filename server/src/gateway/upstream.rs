@@ -231,7 +231,7 @@ pub(super) async fn send(
     channel: &Channel,
     body: &impl Serialize,
 ) -> Result<client::Response, CallError> {
-    let call = channel.call.as_ref().map_err(|_| CallError::UnusableChannel)?;
+    let call = channel.call.as_ref().ok_or(CallError::UnusableChannel)?;
     let body = serde_json::to_vec(body).map_err(|_| CallError::Transport)?;
     let mut request = client::post_json(call.uri.clone(), body);
     for (name, value) in &call.headers {

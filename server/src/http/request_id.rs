@@ -12,9 +12,6 @@ use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
 
-/// The gateway's OpenAI- and Anthropic-compatible routes.
-const DATA_PLANE_PREFIX: &str = "/v1/";
-
 /// The `x-request-id` the client sent, if any.
 #[derive(Debug, Clone)]
 pub struct ClientRequestId(pub String);
@@ -28,16 +25,21 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     }
     let header = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     request.headers_mut().insert(HEADER, header.clone());
-    let mut response = if request.uri().path().starts_with(DATA_PLANE_PREFIX) {
-        // No span on the data plane: opening one (the log formats its fields) and entering
-        // it at every poll cost 2 % of the gateway's CPU at full load. Every outcome there
-        // is in the usage row under this id, and its one request-time log line names it.
-        request_id::scope(id, next.run(request)).await
-    } else {
-        // The id alone: the usage row or audit entry under it has the rest.
-        let span = tracing::info_span!("request", request_id = %id);
-        request_id::scope(id, next.run(request)).instrument(span).await
-    };
+    let mut response = request_id::scope(id, next.run(request)).await;
     response.headers_mut().insert(HEADER, header);
     response
+}
+
+/// Opens the request's log span, named by the id [`assign`] gave it (the id alone: the
+/// usage row or audit entry under it has the rest). Layered on the console, management
+/// API and health routes, not on the data plane: there, opening a span (the log formats
+/// its fields) and entering it at every poll cost 2 % of the gateway's CPU at full load,
+/// every outcome is in the usage row under the id, and its one request-time log line
+/// names the id itself.
+pub async fn log_span(request: Request, next: Next) -> Response {
+    let span = match request_id::current() {
+        Some(id) => tracing::info_span!("request", request_id = %id),
+        None => tracing::Span::none(),
+    };
+    next.run(request).instrument(span).await
 }

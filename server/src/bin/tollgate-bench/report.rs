@@ -184,13 +184,14 @@ impl Medians {
     pub fn of(mode: Mode, throughput: &[Throughput]) -> Medians {
         let rounds: Vec<&Throughput> = throughput.iter().filter(|run| run.mode == mode).collect();
         let figure = |of: fn(&Throughput) -> f64| rounds.iter().map(|run| of(run)).collect::<Vec<f64>>();
+        let (ratios, forwarder_ratios) = (figure(|run| run.ratio), figure(|run| run.forwarder_ratio));
         Medians {
             mode,
             rounds: rounds.len(),
-            ratio: median(figure(|run| run.ratio)),
-            ratio_range: range(&figure(|run| run.ratio)),
-            forwarder_ratio: median(figure(|run| run.forwarder_ratio)),
-            forwarder_ratio_range: range(&figure(|run| run.forwarder_ratio)),
+            ratio_range: range(&ratios),
+            ratio: median(ratios),
+            forwarder_ratio_range: range(&forwarder_ratios),
+            forwarder_ratio: median(forwarder_ratios),
             direct_rps: median(figure(|run| run.direct.rps)),
             gateway_rps: median(figure(|run| run.gateway.rps)),
             generator_and_mock_cpu_us: median(figure(|run| run.direct.generator_cpu_us + run.direct.mock_cpu_us)),
