@@ -37,6 +37,8 @@ pub enum GatewayError {
     MissingField(String),
     #[error("Field `{field}` must be {expected}.")]
     InvalidType { field: String, expected: &'static str },
+    #[error("`{field}` is not valid: {reason}")]
+    InvalidValue { field: String, reason: String },
     #[error("`{field}` cannot be sent to this model's provider: {reason}")]
     Untranslatable { field: String, reason: &'static str },
     #[error("The model `{0}` does not exist.")]
@@ -80,7 +82,7 @@ impl GatewayError {
             ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => 403,
             RequestTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
-            InvalidJson(_) | MissingField(_) | InvalidType { .. } | Untranslatable { .. } => 400,
+            InvalidJson(_) | MissingField(_) | InvalidType { .. } | InvalidValue { .. } | Untranslatable { .. } => 400,
             KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
             InsufficientBalance { .. } => 402,
             NoAvailableChannel(_) => 503,
@@ -108,6 +110,7 @@ impl GatewayError {
             InvalidJson(_) => "invalid_json",
             MissingField(_) => "missing_field",
             InvalidType { .. } => "invalid_type",
+            InvalidValue { .. } => "invalid_value",
             Untranslatable { .. } => "untranslatable_feature",
             ModelNotFound(_) => "model_not_found",
             ModelDisabled(_) => "model_disabled",
@@ -168,6 +171,7 @@ impl GatewayError {
         match self {
             GatewayError::MissingField(field)
             | GatewayError::InvalidType { field, .. }
+            | GatewayError::InvalidValue { field, .. }
             | GatewayError::Untranslatable { field, .. } => Some(field),
             _ => None,
         }

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 mod client_ip;
+pub mod dialect;
 pub mod error;
 mod flight;
 mod identity;

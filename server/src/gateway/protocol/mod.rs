@@ -5,7 +5,7 @@
 pub mod anthropic;
 pub mod echo;
 pub mod openai;
-pub mod sse;
+pub use super::dialect::sse;
 
 use super::error::GatewayError;
 use app::models::Protocol;

@@ -3,7 +3,8 @@
 use bytes::{Bytes, BytesMut};
 
 /// One event: its `event:` name (if any) and its joined `data:` lines, plus the exact
-/// bytes it arrived as (to pass through untouched).
+/// bytes it arrived as (to pass through untouched). A block of comments only (`: ping`)
+/// is an event with no name and no data, so a pass-through relays it too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub name: Option<String>,
@@ -23,9 +24,7 @@ impl Decoder {
         let mut events = Vec::new();
         while let Some(end) = find_event_end(&self.buffer) {
             let raw = self.buffer.split_to(end).freeze();
-            if let Some(event) = parse(raw) {
-                events.push(event);
-            }
+            events.push(parse(raw));
         }
         events
     }
@@ -41,8 +40,8 @@ fn find_event_end(buffer: &[u8]) -> Option<usize> {
     }
 }
 
-fn parse(raw: Bytes) -> Option<Event> {
-    let text = std::str::from_utf8(&raw).ok()?;
+fn parse(raw: Bytes) -> Event {
+    let text = String::from_utf8_lossy(&raw);
     let mut name = None;
     let mut data: Vec<&str> = Vec::new();
     for line in text.lines() {
@@ -52,11 +51,8 @@ fn parse(raw: Bytes) -> Option<Event> {
             data.push(value.strip_prefix(' ').unwrap_or(value));
         }
     }
-    if name.is_none() && data.is_empty() {
-        return None;
-    }
     let data = data.join("\n");
-    Some(Event { name, data, raw })
+    Event { name, data, raw }
 }
 
 /// Formats one `data:` event (and an optional `event:` name).
@@ -81,5 +77,13 @@ mod tests {
         assert_eq!(events[0].data, "{\"a\":1}");
         assert_eq!(&events[0].raw[..], b"event: ping\ndata: {\"a\":1}\n\n");
         assert_eq!(events[1].data, "[DONE]");
+    }
+
+    #[test]
+    fn comments_are_events_with_nothing_in_them() {
+        let events = Decoder::default().push(b": ping\n\ndata: x\n\n");
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[0].name.as_deref(), events[0].data.as_str()), (None, ""));
+        assert_eq!(&events[0].raw[..], b": ping\n\n");
     }
 }

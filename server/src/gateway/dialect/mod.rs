@@ -1,0 +1,151 @@
+//! The four dialects clients and channels speak, and the hub between them.
+//!
+//! Each dialect module has the same pieces, written against [`conversation`]:
+//! `decode_request`, `encode_request`, `decode_response`, `encode_response`, `usage_in`
+//! (a cheap typed read of a whole answer's usage, for pass-through), a [`StreamReader`]
+//! (`Reader`) and a [`StreamWriter`] (`Writer`). Same-dialect traffic passes through and
+//! only the reader runs, to follow usage.
+
+pub mod conversation;
+pub mod sse;
+
+use crate::gateway::error::GatewayError;
+use bytes::BytesMut;
+use conversation::{Finish, StreamEvent, Usage};
+use serde_json::{Map, Value};
+
+/// What an encoder needs besides the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The upstream's name for the model.
+    pub model: &'a str,
+    /// The output cap to send where the dialect requires one (Anthropic's `max_tokens`).
+    pub default_max_tokens: u64,
+}
+
+/// Reads an upstream stream of one dialect into hub events. Stateful: a dialect may name
+/// a tool call once and then refer to it by block index or item id.
+pub trait StreamReader: Send {
+    fn read(&mut self, event: &sse::Event, out: &mut Vec<StreamEvent>);
+}
+
+/// Writes hub events as a well-formed stream of one dialect: it opens and closes blocks
+/// and items itself, so callers only say what happened.
+pub trait StreamWriter: Send {
+    /// The stream's opening events (Anthropic `message_start`, Responses `response.created`).
+    fn start(&mut self, out: &mut BytesMut);
+    /// `Finish` and `Usage` events are remembered for `finish`, not written at once.
+    fn write(&mut self, event: &StreamEvent, out: &mut BytesMut);
+    /// Closes what is open and ends the stream with the finish reason and final usage.
+    fn finish(&mut self, finish: Finish, usage: &Usage, out: &mut BytesMut);
+}
+
+/// Seconds since the Unix epoch, for the `created` fields answers carry.
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+pub fn untranslatable(field: impl Into<String>, reason: &'static str) -> GatewayError {
+    GatewayError::Untranslatable { field: field.into(), reason }
+}
+
+/// A field's value; absent and `null` are the same.
+pub fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    body.get(name).filter(|value| !value.is_null())
+}
+
+pub fn optional_u64(body: &Map<String, Value>, name: &str, path: &str) -> Result<Option<u64>, GatewayError> {
+    field(body, name)
+        .map(|value| value.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid_type(path, "a positive integer")))
+        .transpose()
+}
+
+pub fn optional_f64(body: &Map<String, Value>, name: &str, path: &str) -> Result<Option<f64>, GatewayError> {
+    field(body, name).map(|value| value.as_f64().ok_or_else(|| invalid_type(path, "a number"))).transpose()
+}
+
+pub fn optional_bool(body: &Map<String, Value>, name: &str, path: &str) -> Result<Option<bool>, GatewayError> {
+    field(body, name).map(|value| value.as_bool().ok_or_else(|| invalid_type(path, "a boolean"))).transpose()
+}
+
+pub fn optional_str<'a>(body: &'a Map<String, Value>, name: &str, path: &str) -> Result<Option<&'a str>, GatewayError> {
+    field(body, name).map(|value| value.as_str().ok_or_else(|| invalid_type(path, "a string"))).transpose()
+}
+
+/// An array field (empty when absent).
+pub fn optional_array<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<&'a [Value], GatewayError> {
+    match field(body, name) {
+        None => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(invalid_type(path, "an array")),
+    }
+}
+
+/// An element that must be a JSON object.
+pub fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, GatewayError> {
+    value.as_object().ok_or_else(|| invalid_type(path, "an object"))
+}
+
+pub fn invalid_type(path: &str, expected: &'static str) -> GatewayError {
+    GatewayError::InvalidType { field: path.to_owned(), expected }
+}
+
+/// Stop sequences given as one string or a list of strings.
+pub fn stop_list(body: &Map<String, Value>, name: &str) -> Result<Vec<String>, GatewayError> {
+    let expected = "a string or a list of strings";
+    match field(body, name) {
+        None => Ok(Vec::new()),
+        Some(Value::String(stop)) => Ok(vec![stop.clone()]),
+        Some(Value::Array(stops)) => stops
+            .iter()
+            .map(|stop| stop.as_str().map(str::to_owned).ok_or_else(|| invalid_type(name, expected)))
+            .collect(),
+        Some(_) => Err(invalid_type(name, expected)),
+    }
+}
+
+/// Tool arguments as an object, for dialects that carry them so (Anthropic, Gemini).
+/// Arguments that are not a JSON object (a model cut off mid-call) travel as `{}`
+/// rather than failing the whole answer.
+pub fn arguments_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => Value::Object(Map::new()),
+    }
+}
+
+/// A `data:` URL's media type and base64 payload.
+pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (media_type, data) = rest.split_once(";base64,")?;
+    Some((media_type, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_of_the_wrong_type_name_their_path() {
+        let body = json!({"max_tokens": "ten", "stop": ["a", 1], "top_p": 0.5});
+        let body = body.as_object().unwrap();
+        let error = optional_u64(body, "max_tokens", "generationConfig.maxOutputTokens").unwrap_err();
+        assert_eq!(error.param(), Some("generationConfig.maxOutputTokens"));
+        assert!(stop_list(body, "stop").is_err());
+        assert_eq!(optional_f64(body, "top_p", "top_p").unwrap(), Some(0.5));
+        assert_eq!(optional_u64(body, "absent", "absent").unwrap(), None);
+    }
+
+    #[test]
+    fn arguments_and_data_urls() {
+        assert_eq!(arguments_object(r#"{"cmd":"ls"}"#), json!({"cmd": "ls"}));
+        assert_eq!(arguments_object(r#"{"cmd":"#), json!({}));
+        assert_eq!(parse_data_url("data:image/png;base64,AAAA"), Some(("image/png", "AAAA")));
+        assert_eq!(parse_data_url("https://example.com/a.png"), None);
+    }
+}
