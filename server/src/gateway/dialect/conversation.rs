@@ -202,6 +202,9 @@ pub struct StreamStart {
     /// The prompt count known before the upstream reports one, for dialects that announce
     /// input tokens at the start (Anthropic's `message_start`).
     pub prompt_tokens: u64,
+    /// The client asked for a usage chunk (OpenAI Chat's `stream_options.include_usage`);
+    /// the other dialects always carry usage.
+    pub include_usage: bool,
 }
 
 impl Request {

@@ -1,10 +1,20 @@
 //! The four dialects clients and channels speak, and the hub between them.
 //!
 //! Each dialect module has the same pieces, written against [`conversation`]:
-//! `decode_request`, `encode_request`, `decode_response`, `encode_response`, `usage_in`
-//! (a cheap typed read of a whole answer's usage, for pass-through), a [`StreamReader`]
-//! (`Reader`) and a [`StreamWriter`] (`Writer`). Same-dialect traffic passes through and
-//! only the reader runs, to follow usage.
+//!
+//! - `decode_request(&Map<String, Value>) -> Result<Request, GatewayError>`: a client's
+//!   body; wrong types and values are the contract's 400s naming the field's path, and a
+//!   field whose meaning the hub cannot carry is `untranslatable` (unknown fields are
+//!   ignored, never an error);
+//! - `encode_request(&Request, &Outgoing) -> Result<Value, GatewayError>`: an upstream body;
+//! - `decode_response(&[u8]) -> Result<Response, serde_json::Error>`: an upstream's answer;
+//! - `encode_response(&Response) -> Value`: an answer for a client;
+//! - `usage_in(&[u8]) -> Result<Option<Usage>, serde_json::Error>`: a cheap typed read of a
+//!   whole answer's usage, for pass-through;
+//! - `Reader` ([`StreamReader`], `Default`) and `Writer` ([`StreamWriter`],
+//!   `Writer::new(StreamStart)`).
+//!
+//! Same-dialect traffic passes through and only the reader runs, to follow usage.
 
 pub mod conversation;
 pub mod sse;
