@@ -115,7 +115,9 @@ pub struct KeyChange {
 }
 
 /// Tells a field sent as `null` (Some(None)) from a field not sent (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(deserializer)?))
 }
 

@@ -149,7 +149,7 @@ fn ChannelTable(
                         view! {
                             <tr data-channel-name=channel.name.clone()>
                                 <td>{channel.name.clone()}</td>
-                                <td>{channel.protocol.as_str()}</td>
+                                <td>{channel.protocol.label()}</td>
                                 <td>
                                     <code>{channel.base_url.clone()}</code>
                                 </td>
@@ -258,7 +258,7 @@ fn ChannelFields(channel: Option<ChannelView>, models: Vec<String>) -> impl Into
                     .map(|option| {
                         view! {
                             <option value=option.as_str() selected=*option == protocol>
-                                {option.as_str()}
+                                {option.label()}
                             </option>
                         }
                     })
@@ -266,7 +266,7 @@ fn ChannelFields(channel: Option<ChannelView>, models: Vec<String>) -> impl Into
             </select>
         </label>
         <label>
-            "Base URL (OpenAI: with /v1; empty for echo)"
+            "Base URL (OpenAI: with /v1; Anthropic and Gemini: without; empty for echo)"
             <input
                 type="url"
                 name="base_url"

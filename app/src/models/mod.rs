@@ -32,18 +32,43 @@ pub enum ModelStatus {
 
 text_enum!(ModelStatus { Active => "active", Disabled => "disabled" });
 
-/// The wire protocol a channel speaks.
+/// The wire protocol a channel speaks (api-contract.md, "Dialects and translation").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
+    /// Chat Completions.
     Openai,
+    /// The Responses API. Its wire name has a hyphen, which `snake_case` would not give.
+    #[serde(rename = "openai-responses")]
+    OpenaiResponses,
+    /// Messages.
     Anthropic,
+    Gemini,
     /// Built in: answers locally and deterministically, no network.
     Echo,
 }
 
-text_enum!(Protocol { Openai => "openai", Anthropic => "anthropic", Echo => "echo" });
+text_enum!(Protocol {
+    Openai => "openai",
+    OpenaiResponses => "openai-responses",
+    Anthropic => "anthropic",
+    Gemini => "gemini",
+    Echo => "echo",
+});
+
+impl Protocol {
+    /// What the console calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Openai => "OpenAI Chat Completions",
+            Protocol::OpenaiResponses => "OpenAI Responses",
+            Protocol::Anthropic => "Anthropic Messages",
+            Protocol::Gemini => "Google Gemini",
+            Protocol::Echo => "Echo (built in)",
+        }
+    }
+}
 
 /// One channel serving a model, with the upstream's own name for it when it differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +89,10 @@ pub struct ModelView {
     pub status: ModelStatus,
     pub input_price: i64,
     pub output_price: i64,
+    /// Prompt tokens read from the upstream's cache; `None`: priced as input.
+    pub cache_read_price: Option<i64>,
+    /// Prompt tokens written to the upstream's cache; `None`: priced as input.
+    pub cache_write_price: Option<i64>,
     pub context_window: i64,
     /// The output cap reserved for when a request sends no `max_tokens`.
     pub default_max_tokens: i64,
@@ -80,6 +109,12 @@ pub struct NewModel {
     pub status: ModelStatus,
     pub input_price: i64,
     pub output_price: i64,
+    /// Left out: cache reads are priced as input.
+    #[serde(default)]
+    pub cache_read_price: Option<i64>,
+    /// Left out: cache writes are priced as input.
+    #[serde(default)]
+    pub cache_write_price: Option<i64>,
     pub context_window: i64,
     #[serde(default = "default_max_tokens")]
     pub default_max_tokens: i64,
@@ -95,6 +130,8 @@ fn default_max_tokens() -> i64 {
     4096
 }
 
+/// A partial update. For the cache prices, `null` clears (priced as input again) and
+/// absence keeps.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -103,6 +140,10 @@ pub struct ModelChange {
     pub status: Option<ModelStatus>,
     pub input_price: Option<i64>,
     pub output_price: Option<i64>,
+    #[serde(default, deserialize_with = "crate::keys::present")]
+    pub cache_read_price: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::keys::present")]
+    pub cache_write_price: Option<Option<i64>>,
     pub context_window: Option<i64>,
     pub default_max_tokens: Option<i64>,
     pub channels: Option<Vec<ModelChannel>>,
@@ -219,24 +260,32 @@ pub async fn list_catalog() -> Result<Vec<ModelView>, ConsoleError> {
 }
 
 /// An admin's change to one model: its status and its prices, typed in credits per
-/// million tokens.
+/// million tokens. A cache price left empty is the input price.
 #[server(prefix = "/rpc", endpoint = "update_model")]
 pub async fn update_model(
     code: String,
     status: ModelStatus,
     input_price: String,
     output_price: String,
+    cache_read_price: String,
+    cache_write_price: String,
 ) -> Result<ModelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let price = |param: &str, text: &str| {
         crate::money::parse_credits(text)
             .ok_or_else(|| AppError::invalid(param, format!("`{text}` is not an amount of credits, like 2.5.")))
     };
+    let cache_price = |param: &str, text: &str| match text.trim() {
+        "" => Ok(None),
+        text => price(param, text).map(Some),
+    };
     let result = async {
         let change = ModelChange {
             status: Some(status),
             input_price: Some(price("input_price", &input_price)?),
             output_price: Some(price("output_price", &output_price)?),
+            cache_read_price: Some(cache_price("cache_read_price", &cache_read_price)?),
+            cache_write_price: Some(cache_price("cache_write_price", &cache_write_price)?),
             ..ModelChange::default()
         };
         service::change_model(&call.state, &call.caller, &code, change).await

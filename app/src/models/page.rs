@@ -32,7 +32,10 @@ pub fn ModelsPage() -> impl IntoView {
     view! {
         <Title text="Models" />
         <h1>"Models"</h1>
-        <p class="muted">"Prices are in credits per million tokens."</p>
+        <p class="muted">
+            "Prices are in credits per million tokens. Prompt tokens the provider reads from or writes to "
+            "its cache are priced as input unless the model sets a cache price."
+        </p>
         <FormResult result=update.value().into() success="Model updated." />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
@@ -99,6 +102,8 @@ fn ModelTable(
                     <th scope="col">"Status"</th>
                     <th scope="col" class="num">"Input"</th>
                     <th scope="col" class="num">"Output"</th>
+                    <th scope="col" class="num">"Cache read"</th>
+                    <th scope="col" class="num">"Cache write"</th>
                     <th scope="col" class="num">"Context window"</th>
                     {is_admin
                         .then(|| {
@@ -132,6 +137,12 @@ fn ModelTable(
                                 </td>
                                 <td class="num">{format_credits(model.input_price)}</td>
                                 <td class="num">{format_credits(model.output_price)}</td>
+                                <td class="num" data-testid="model-cache-read-price">
+                                    <CachePrice price=model.cache_read_price />
+                                </td>
+                                <td class="num" data-testid="model-cache-write-price">
+                                    <CachePrice price=model.cache_write_price />
+                                </td>
                                 <td class="num">{model.context_window}</td>
                                 {served
                                     .map(|served| {
@@ -152,6 +163,15 @@ fn ModelTable(
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// A cache price, or that it is the input price when the model sets none.
+#[component]
+fn CachePrice(price: Option<i64>) -> impl IntoView {
+    match price {
+        Some(price) => format_credits(price).into_any(),
+        None => view! { <span class="muted">"as input"</span> }.into_any(),
     }
 }
 
@@ -189,6 +209,24 @@ fn ModelForm(model: ModelView, update: ServerAction<UpdateModel>) -> impl IntoVi
                     aria-label="Output price (credits per million tokens)"
                     value=format_credits(model.output_price)
                 />
+                <input
+                    type="text"
+                    name="cache_read_price"
+                    inputmode="decimal"
+                    size="8"
+                    placeholder="as input"
+                    aria-label="Cache read price (credits per million tokens; empty: as input)"
+                    value=model.cache_read_price.map(format_credits)
+                />
+                <input
+                    type="text"
+                    name="cache_write_price"
+                    inputmode="decimal"
+                    size="8"
+                    placeholder="as input"
+                    aria-label="Cache write price (credits per million tokens; empty: as input)"
+                    value=model.cache_write_price.map(format_credits)
+                />
                 <button type="submit">"Save"</button>
             </ActionForm>
         </td>
@@ -222,7 +260,7 @@ fn ModelChannelsForm(
                         <input type="checkbox" name="serve[]" value=channel.id.clone() checked=link.is_some() />
                         {channel.name.clone()}
                         " "
-                        <span class="muted">{format!("({})", channel.protocol.as_str())}</span>
+                        <span class="muted">{format!("({})", channel.protocol.label())}</span>
                     </label>
                     <label>
                         "Upstream model name"

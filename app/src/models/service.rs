@@ -25,8 +25,14 @@ fn validate_model(model: &ModelView, known_channels: &[ChannelRecord]) -> Result
     if model.name.trim().is_empty() {
         return Err(AppError::invalid("name", "The name cannot be empty."));
     }
-    for (param, price) in [("input_price", model.input_price), ("output_price", model.output_price)] {
-        if price < 0 {
+    let prices = [
+        ("input_price", Some(model.input_price)),
+        ("output_price", Some(model.output_price)),
+        ("cache_read_price", model.cache_read_price),
+        ("cache_write_price", model.cache_write_price),
+    ];
+    for (param, price) in prices {
+        if price.is_some_and(|price| price < 0) {
             return Err(AppError::invalid(param, "Prices cannot be negative."));
         }
     }
@@ -60,6 +66,8 @@ pub async fn create_model(state: &AppState, caller: &Caller, input: NewModel) ->
         status: input.status,
         input_price: input.input_price,
         output_price: input.output_price,
+        cache_read_price: input.cache_read_price,
+        cache_write_price: input.cache_write_price,
         context_window: input.context_window,
         default_max_tokens: input.default_max_tokens,
         channels: input.channels,
@@ -85,6 +93,8 @@ pub async fn change_model(
         status: change.status.unwrap_or(before.status),
         input_price: change.input_price.unwrap_or(before.input_price),
         output_price: change.output_price.unwrap_or(before.output_price),
+        cache_read_price: change.cache_read_price.unwrap_or(before.cache_read_price),
+        cache_write_price: change.cache_write_price.unwrap_or(before.cache_write_price),
         context_window: change.context_window.unwrap_or(before.context_window),
         default_max_tokens: change.default_max_tokens.unwrap_or(before.default_max_tokens),
         channels: change.channels.unwrap_or_else(|| before.channels.clone()),

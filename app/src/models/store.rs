@@ -9,11 +9,11 @@ use sqlx::{Any, Transaction};
 pub const DEMO_MODEL: &str = "echo-1";
 const DEMO_CHANNEL: &str = "demo-echo";
 
-type ModelRow = (String, String, String, i64, i64, i64, i64);
+type ModelRow = (String, String, String, i64, i64, Option<i64>, Option<i64>, i64, i64);
 type ChannelRow = (String, String, String, String, Option<String>, i64, i64, String, i64);
 
-const SELECT_MODEL: &str =
-    "SELECT code, name, status, input_price, output_price, context_window, default_max_tokens FROM models";
+const SELECT_MODEL: &str = "SELECT code, name, status, input_price, output_price, cache_read_price, cache_write_price,
+    context_window, default_max_tokens FROM models";
 const SELECT_CHANNEL: &str =
     "SELECT id, name, protocol, base_url, credential, priority, weight, status, timeout_ms FROM channels";
 
@@ -24,9 +24,30 @@ pub struct ChannelRecord {
 }
 
 fn model_from_row(row: ModelRow, channels: Vec<ModelChannel>) -> Result<ModelView, AppError> {
-    let (code, name, status, input_price, output_price, context_window, default_max_tokens) = row;
+    let (
+        code,
+        name,
+        status,
+        input_price,
+        output_price,
+        cache_read_price,
+        cache_write_price,
+        context_window,
+        default_max_tokens,
+    ) = row;
     let status = ModelStatus::parse(&status).ok_or_else(AppError::internal)?;
-    Ok(ModelView { code, name, status, input_price, output_price, context_window, default_max_tokens, channels })
+    Ok(ModelView {
+        code,
+        name,
+        status,
+        input_price,
+        output_price,
+        cache_read_price,
+        cache_write_price,
+        context_window,
+        default_max_tokens,
+        channels,
+    })
 }
 
 fn channel_from_row(row: ChannelRow, models: Vec<String>) -> Result<ChannelRecord, AppError> {
@@ -107,14 +128,17 @@ pub async fn insert_model(db: &Db, model: &ModelView) -> Result<(), AppError> {
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
     sqlx::query(
-        "INSERT INTO models (code, name, status, input_price, output_price, context_window, default_max_tokens, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        "INSERT INTO models (code, name, status, input_price, output_price, cache_read_price, cache_write_price,
+           context_window, default_max_tokens, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
     )
     .bind(&model.code)
     .bind(&model.name)
     .bind(model.status.as_str())
     .bind(model.input_price)
     .bind(model.output_price)
+    .bind(model.cache_read_price)
+    .bind(model.cache_write_price)
     .bind(model.context_window)
     .bind(model.default_max_tokens)
     .bind(now)
@@ -129,13 +153,15 @@ pub async fn insert_model(db: &Db, model: &ModelView) -> Result<(), AppError> {
 pub async fn update_model(db: &Db, model: &ModelView) -> Result<(), AppError> {
     let mut tx = db.pool().begin().await?;
     let result = sqlx::query(
-        "UPDATE models SET name = $1, status = $2, input_price = $3, output_price = $4, context_window = $5,
-         default_max_tokens = $6, updated_at = $7 WHERE code = $8",
+        "UPDATE models SET name = $1, status = $2, input_price = $3, output_price = $4, cache_read_price = $5,
+         cache_write_price = $6, context_window = $7, default_max_tokens = $8, updated_at = $9 WHERE code = $10",
     )
     .bind(&model.name)
     .bind(model.status.as_str())
     .bind(model.input_price)
     .bind(model.output_price)
+    .bind(model.cache_read_price)
+    .bind(model.cache_write_price)
     .bind(model.context_window)
     .bind(model.default_max_tokens)
     .bind(now_ms())
@@ -224,6 +250,7 @@ pub async fn save_channel(
 }
 
 /// Seeds the built-in `echo` channel serving model `echo-1`, unless it exists already.
+/// The demo model sets no cache prices: echo has no cache.
 pub async fn ensure_demo_echo(db: &Db) -> Result<(), AppError> {
     let now = now_ms();
     let mut tx = db.pool().begin().await?;

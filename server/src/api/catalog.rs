@@ -36,7 +36,8 @@ pub async fn create_model(
     Ok((StatusCode::CREATED, axum::Json(service::create_model(&state, &caller, input).await?)))
 }
 
-/// Change a model: name, status, prices, limits, channels (admin).
+/// Change a model: name, status, prices, limits, channels (admin). A cache price sent as
+/// `null` is cleared: cache reads or writes are priced as input again.
 #[utoipa::path(
     patch,
     path = "/models/{code}",
