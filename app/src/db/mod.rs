@@ -119,7 +119,7 @@ impl Db {
 
 /// Rows per `VALUES` list, largest first (see [`Db::values_statements`]): a batch
 /// of n rows takes n / 64 statements and at most nine more. 64 rows of the widest table
-/// are 1,344 parameters, well under both backends' bounds.
+/// are 1,664 parameters, well under both backends' bounds.
 const VALUES_CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
 
 /// `rows` cut into chunks of the sizes in [`VALUES_CHUNK_SIZES`], largest first.

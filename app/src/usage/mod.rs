@@ -44,8 +44,15 @@ pub struct UsageRecord {
     pub error_message: Option<String>,
     pub latency_ms: i64,
     pub upstream_latency_ms: Option<i64>,
+    /// Uncached input only: cache reads and writes are counted apart.
     pub prompt_tokens: i64,
+    /// Prompt tokens read from the upstream's cache.
+    pub cache_read_tokens: i64,
+    /// Prompt tokens written to the upstream's cache.
+    pub cache_write_tokens: i64,
     pub completion_tokens: i64,
+    /// The part of `completion_tokens` spent reasoning.
+    pub reasoning_tokens: i64,
     /// Micro-units charged.
     pub cost: i64,
     pub client_ip: Option<String>,
@@ -53,6 +60,10 @@ pub struct UsageRecord {
     pub upstream_request_id: Option<String>,
     pub attempts: Vec<Attempt>,
     pub stream: bool,
+    /// The route family the client spoke: `openai`, `openai-responses`, `anthropic` or `gemini`.
+    pub client_dialect: Option<String>,
+    /// The protocol of the channel that answered (`echo` included).
+    pub channel_dialect: Option<String>,
 }
 
 /// One usage row with the names a person needs beside its ids; never a secret.

@@ -115,9 +115,17 @@ pub fn UsageDetail(detail: RequestDetail) -> impl IntoView {
                 </dd>
                 <dt>"Client request id"</dt>
                 <dd>{record.client_request_id.clone().unwrap_or_else(dash)}</dd>
-                <dt>"Tokens"</dt>
-                <dd>
-                    {record.prompt_tokens} " prompt + " {record.completion_tokens} " completion"
+                <dt>"Prompt tokens (uncached)"</dt>
+                <dd data-testid="usage-prompt-tokens">{record.prompt_tokens}</dd>
+                <dt>"Cache read tokens"</dt>
+                <dd data-testid="usage-cache-read-tokens">{record.cache_read_tokens}</dd>
+                <dt>"Cache write tokens"</dt>
+                <dd data-testid="usage-cache-write-tokens">{record.cache_write_tokens}</dd>
+                <dt>"Completion tokens"</dt>
+                <dd data-testid="usage-completion-tokens">{record.completion_tokens}</dd>
+                <dt>"Reasoning tokens"</dt>
+                <dd data-testid="usage-reasoning-tokens">
+                    {record.reasoning_tokens} <span class="muted">" (part of completion)"</span>
                 </dd>
                 <dt>"Cost"</dt>
                 <dd>{format_credits(record.cost)} " credits"</dd>
@@ -128,6 +136,10 @@ pub fn UsageDetail(detail: RequestDetail) -> impl IntoView {
                 </dd>
                 <dt>"Stream"</dt>
                 <dd>{if record.stream { "yes" } else { "no" }}</dd>
+                <dt>"Client dialect"</dt>
+                <dd data-testid="usage-client-dialect">{record.client_dialect.clone().unwrap_or_else(dash)}</dd>
+                <dt>"Channel dialect"</dt>
+                <dd data-testid="usage-channel-dialect">{record.channel_dialect.clone().unwrap_or_else(dash)}</dd>
             </dl>
             <h3>"Upstream attempts"</h3>
             {if record.attempts.is_empty() {
@@ -297,6 +309,7 @@ fn UsageTable(rows: Vec<UsageRecord>) -> impl IntoView {
                 {rows
                     .into_iter()
                     .map(|row| {
+                        let tokens = token_summary(&row);
                         view! {
                             <tr>
                                 <td>{format_utc(row.created_at)}</td>
@@ -308,7 +321,7 @@ fn UsageTable(rows: Vec<UsageRecord>) -> impl IntoView {
                                 <td>{row.model.unwrap_or_default()}</td>
                                 <td>{row.status}</td>
                                 <td>{row.error_code.unwrap_or_default()}</td>
-                                <td class="num">{row.prompt_tokens + row.completion_tokens}</td>
+                                <td class="num">{tokens}</td>
                                 <td class="num">{format_credits(row.cost)}</td>
                             </tr>
                         }
@@ -316,6 +329,22 @@ fn UsageTable(rows: Vec<UsageRecord>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// A row's tokens for the list: all of them, and how many of those the upstream's cache
+/// read or wrote, where it did (they are priced apart).
+fn token_summary(row: &UsageRecord) -> String {
+    let total = row.prompt_tokens + row.cache_read_tokens + row.cache_write_tokens + row.completion_tokens;
+    let cached: Vec<String> = [(row.cache_read_tokens, "cache read"), (row.cache_write_tokens, "cache write")]
+        .into_iter()
+        .filter(|(count, _)| *count != 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+    if cached.is_empty() {
+        total.to_string()
+    } else {
+        format!("{total} (incl. {})", cached.join(", "))
     }
 }
 
@@ -351,4 +380,19 @@ pub fn SupportPage() -> impl IntoView {
         {(!searched.trim().is_empty()).then(|| view! { <RequestLookup request_id=searched.trim().to_owned() /> })}
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{token_summary, UsageRecord};
+
+    #[test]
+    fn the_token_cell_names_cached_tokens_only_where_there_are_some() {
+        let plain = UsageRecord { prompt_tokens: 12, completion_tokens: 6, ..UsageRecord::default() };
+        assert_eq!(token_summary(&plain), "18");
+        let read = UsageRecord { prompt_tokens: 200, cache_read_tokens: 800, completion_tokens: 200, ..plain.clone() };
+        assert_eq!(token_summary(&read), "1200 (incl. 800 cache read)");
+        let both = UsageRecord { cache_write_tokens: 100, ..read };
+        assert_eq!(token_summary(&both), "1300 (incl. 800 cache read, 100 cache write)");
+    }
 }

@@ -6,9 +6,10 @@ use crate::db::Db;
 use crate::error::AppError;
 
 const COLUMNS: &str = "request_id, client_request_id, created_at, route, account_id, key_id, model, status, error_code,
-    error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, completion_tokens, cost, client_ip,
-    channel_id, upstream_request_id, attempts, stream";
-const COLUMN_COUNT: usize = 21;
+    error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, cache_read_tokens, cache_write_tokens,
+    completion_tokens, reasoning_tokens, cost, client_ip, channel_id, upstream_request_id, attempts, stream,
+    client_dialect, channel_dialect";
+const COLUMN_COUNT: usize = 26;
 pub const MAX_PAGE: i64 = 200;
 
 #[derive(sqlx::FromRow)]
@@ -27,13 +28,18 @@ struct UsageRow {
     latency_ms: i64,
     upstream_latency_ms: Option<i64>,
     prompt_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
     completion_tokens: i64,
+    reasoning_tokens: i64,
     cost: i64,
     client_ip: Option<String>,
     channel_id: Option<String>,
     upstream_request_id: Option<String>,
     attempts: String,
     stream: i64,
+    client_dialect: Option<String>,
+    channel_dialect: Option<String>,
 }
 
 impl From<UsageRow> for UsageRecord {
@@ -53,13 +59,18 @@ impl From<UsageRow> for UsageRecord {
             latency_ms: row.latency_ms,
             upstream_latency_ms: row.upstream_latency_ms,
             prompt_tokens: row.prompt_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
             completion_tokens: row.completion_tokens,
+            reasoning_tokens: row.reasoning_tokens,
             cost: row.cost,
             client_ip: row.client_ip,
             channel_id: row.channel_id,
             upstream_request_id: row.upstream_request_id,
             attempts: serde_json::from_str(&row.attempts).unwrap_or_default(),
             stream: row.stream != 0,
+            client_dialect: row.client_dialect,
+            channel_dialect: row.channel_dialect,
         }
     }
 }
@@ -89,13 +100,18 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
                 .bind(row.latency_ms)
                 .bind(row.upstream_latency_ms)
                 .bind(row.prompt_tokens)
+                .bind(row.cache_read_tokens)
+                .bind(row.cache_write_tokens)
                 .bind(row.completion_tokens)
+                .bind(row.reasoning_tokens)
                 .bind(row.cost)
                 .bind(&row.client_ip)
                 .bind(&row.channel_id)
                 .bind(&row.upstream_request_id)
                 .bind(serde_json::to_string(&row.attempts).unwrap_or_else(|_| "[]".into()))
-                .bind(i64::from(row.stream));
+                .bind(i64::from(row.stream))
+                .bind(&row.client_dialect)
+                .bind(&row.channel_dialect);
         }
         query.execute(&mut *tx).await?;
     }
