@@ -2,7 +2,7 @@
 //! memory, swapped atomically, refreshed on every management change and on an interval
 //! (for changes made through other instances).
 
-use super::protocol::anthropic;
+use super::dialect::anthropic;
 use app::error::AppError;
 use app::keys::{store as keys_store, KeyPolicy, KeyStatus};
 use app::models::{store as catalog_store, ChannelView, ModelView, Protocol};
@@ -43,7 +43,11 @@ pub struct Channel {
 }
 
 pub struct ChannelCall {
-    pub uri: Uri,
+    /// The base URL as configured (no trailing slash).
+    base: String,
+    /// The endpoint nearly every request goes to, built once: Gemini's alone depends on the
+    /// model, so it has none and builds its URI per call.
+    generate: Option<Uri>,
     pub headers: HeaderMap,
 }
 
@@ -61,29 +65,71 @@ impl Channel {
     }
 }
 
+/// What a call asks of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Generate { stream: bool },
+    CountTokens,
+    Embeddings,
+}
+
 impl ChannelCall {
     fn new(view: &ChannelView, credential: Option<&SecretString>) -> Option<ChannelCall> {
-        let (path, credential_header) = match view.protocol {
-            Protocol::Anthropic => ("/v1/messages", "x-api-key"),
-            _ => ("/chat/completions", "authorization"),
+        let base = view.base_url.trim_end_matches('/').to_owned();
+        let generate = match view.protocol {
+            Protocol::Gemini | Protocol::Echo => None,
+            protocol => Some(
+                Uri::try_from(format!("{base}{}", fixed_path(protocol, Endpoint::Generate { stream: false })?)).ok()?,
+            ),
         };
-        let uri = Uri::try_from(format!("{}{path}", view.base_url)).ok()?;
         let mut headers = HeaderMap::new();
         if view.protocol == Protocol::Anthropic {
             headers.insert("anthropic-version", HeaderValue::from_static(anthropic::VERSION));
         }
         if let Some(credential) = credential {
             let secret = credential.expose_secret();
-            let text = match view.protocol {
-                Protocol::Anthropic => secret.to_owned(),
-                _ => format!("Bearer {secret}"),
+            let (name, text) = match view.protocol {
+                Protocol::Anthropic => ("x-api-key", secret.to_owned()),
+                Protocol::Gemini => ("x-goog-api-key", secret.to_owned()),
+                _ => ("authorization", format!("Bearer {secret}")),
             };
             let mut value = HeaderValue::try_from(text).ok()?;
             value.set_sensitive(true);
-            headers.insert(credential_header, value);
+            headers.insert(name, value);
         }
-        Some(ChannelCall { uri, headers })
+        Some(ChannelCall { base, generate, headers })
     }
+
+    /// Where `endpoint` of this channel is, for `upstream_model`; `None` when the protocol
+    /// has no such endpoint (embeddings on Anthropic) or the URL cannot be built.
+    pub fn uri(&self, protocol: Protocol, endpoint: Endpoint, upstream_model: &str) -> Option<Uri> {
+        if let (Endpoint::Generate { .. }, Some(uri)) = (endpoint, &self.generate) {
+            return Some(uri.clone());
+        }
+        let path = match (protocol, endpoint) {
+            (Protocol::Gemini, Endpoint::Generate { stream: false }) => {
+                format!("/v1beta/models/{upstream_model}:generateContent")
+            }
+            (Protocol::Gemini, Endpoint::Generate { stream: true }) => {
+                format!("/v1beta/models/{upstream_model}:streamGenerateContent?alt=sse")
+            }
+            (Protocol::Gemini, Endpoint::CountTokens) => format!("/v1beta/models/{upstream_model}:countTokens"),
+            (protocol, endpoint) => fixed_path(protocol, endpoint)?.to_owned(),
+        };
+        Uri::try_from(format!("{}{path}", self.base)).ok()
+    }
+}
+
+/// The paths that do not depend on the model.
+fn fixed_path(protocol: Protocol, endpoint: Endpoint) -> Option<&'static str> {
+    Some(match (protocol, endpoint) {
+        (Protocol::Openai, Endpoint::Generate { .. }) => "/chat/completions",
+        (Protocol::Openai, Endpoint::Embeddings) => "/embeddings",
+        (Protocol::OpenaiResponses, Endpoint::Generate { .. }) => "/responses",
+        (Protocol::Anthropic, Endpoint::Generate { .. }) => "/v1/messages",
+        (Protocol::Anthropic, Endpoint::CountTokens) => "/v1/messages/count_tokens",
+        _ => return None,
+    })
 }
 
 /// One way to serve a model: a channel and the upstream's name for the model.

@@ -1,9 +1,9 @@
 //! Every refusal of the data plane, in the order the gateway checks (api-contract.md),
-//! and how it is rendered for OpenAI-style and Anthropic-style routes.
+//! and how it is rendered in each dialect's error envelope.
 
-use super::protocol::Dialect;
+use super::dialect::{gemini, Dialect};
 use app::error::{Layer, ERROR_SOURCE_HEADER};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -61,11 +61,22 @@ pub enum GatewayError {
     UpstreamFailed { attempts: usize },
     #[error("The upstream did not answer within {timeout_ms} ms.")]
     UpstreamTimeout { timeout_ms: i64 },
-    /// The upstream's own 4xx, passed through with its status, type and code.
-    #[error("{message}")]
-    Upstream { status: u16, error_type: String, code: Option<String>, message: String },
+    /// The upstream's own 4xx, passed through (boxed: it is by far the largest refusal).
+    #[error("{}", .0.message)]
+    Upstream(Box<UpstreamRefusal>),
     #[error("Something went wrong on our side. Quote the request id to support.")]
     Internal,
+}
+
+/// An upstream's 4xx as the client gets it: its status, type, code, message and retry
+/// headers (`relayed`).
+#[derive(Debug, Clone)]
+pub struct UpstreamRefusal {
+    pub status: u16,
+    pub error_type: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub relayed: HeaderMap,
 }
 
 impl GatewayError {
@@ -88,7 +99,7 @@ impl GatewayError {
             NoAvailableChannel(_) => 503,
             UpstreamFailed { .. } => 502,
             UpstreamTimeout { .. } => 504,
-            Upstream { status, .. } => *status,
+            Upstream(refusal) => refusal.status,
             Internal => 500,
         }
     }
@@ -122,7 +133,7 @@ impl GatewayError {
             NoAvailableChannel(_) => "no_available_channel",
             UpstreamFailed { .. } => "upstream_failed",
             UpstreamTimeout { .. } => "upstream_timeout",
-            Upstream { code, .. } => return code.as_deref(),
+            Upstream(refusal) => return refusal.code.as_deref(),
             Internal => "internal_error",
         })
     }
@@ -142,7 +153,7 @@ impl GatewayError {
             InsufficientBalance { .. } => "billing_error",
             RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",
             NoAvailableChannel(_) | UpstreamFailed { .. } | UpstreamTimeout { .. } => "upstream_error",
-            Upstream { error_type, .. } => error_type,
+            Upstream(refusal) => &refusal.error_type,
             Internal => "api_error",
             _ => "invalid_request_error",
         }
@@ -161,7 +172,7 @@ impl GatewayError {
             KeyQuotaExhausted { .. } | InsufficientBalance { .. } => Layer::Quota,
             RateLimited { .. } | ConcurrencyLimited { .. } => Layer::RateLimit,
             NoAvailableChannel(_) => Layer::Routing,
-            UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream { .. } => Layer::Upstream,
+            UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream(_) => Layer::Upstream,
             Internal => Layer::Internal,
             _ => Layer::Request,
         }
@@ -190,17 +201,44 @@ impl GatewayError {
     pub fn render(&self, dialect: Dialect, request_id: &str) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = match dialect {
-            Dialect::OpenAi => json!({"error": self.fields(self.error_type(), request_id)}),
+            Dialect::Chat | Dialect::Responses => json!({"error": self.fields(self.error_type(), request_id)}),
             Dialect::Anthropic => json!({"type": "error", "error": self.fields(&anthropic_type(self), request_id)}),
+            Dialect::Gemini => self.google_envelope(status.as_u16(), request_id),
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        let source = if matches!(self, GatewayError::Upstream { .. }) { "upstream" } else { "gateway" };
+        if let GatewayError::Upstream(refusal) = self {
+            headers.extend(refusal.relayed.clone());
+        }
+        let source = if matches!(self, GatewayError::Upstream(_)) { "upstream" } else { "gateway" };
         headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static(source));
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, seconds.into());
         }
         response
+    }
+
+    /// Google's `{"error":{"code","message","status"}}`, which Gemini clients classify
+    /// errors by; our code rides in an `ErrorInfo` detail, as Google's own reasons do.
+    fn google_envelope(&self, status: u16, request_id: &str) -> Value {
+        // ErrorInfo's metadata is a map of strings: a param is there only when there is one.
+        let mut metadata = json!({"type": self.error_type()});
+        if let Some(param) = self.param() {
+            metadata["param"] = param.into();
+        }
+        json!({"error": {
+            "code": status,
+            "message": self.to_string(),
+            "status": gemini::error_status(status),
+            "details": [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": self.code(),
+                "domain": "tollgate",
+                "metadata": metadata,
+            }],
+            "layer": self.layer().as_str(),
+            "request_id": request_id,
+        }})
     }
 
     fn fields(&self, error_type: &str, request_id: &str) -> Value {
@@ -217,8 +255,8 @@ impl GatewayError {
 
 /// Anthropic's names for the same failures.
 fn anthropic_type(error: &GatewayError) -> String {
-    if let GatewayError::Upstream { error_type, .. } = error {
-        return error_type.clone();
+    if let GatewayError::Upstream(refusal) = error {
+        return refusal.error_type.clone();
     }
     match error.status() {
         401 => "authentication_error",

@@ -5,12 +5,14 @@
 //! mid-stream) records itself as `client_closed` with the tokens delivered so far.
 
 use super::catalog::GatewayKey;
+use super::dialect::conversation::Usage;
+use super::dialect::Dialect;
 use super::error::GatewayError;
 use super::metrics;
-use super::protocol::{Dialect, Usage};
 use super::usage_writer::UsageWriter;
-use app::billing::pricing;
+use app::billing::pricing::{self, Prices, Tokens};
 use app::billing::reservations::Hold;
+use app::models::Protocol;
 use app::usage::{Attempt, UsageRecord};
 use axum::response::Response;
 use std::time::Instant;
@@ -18,15 +20,19 @@ use std::time::Instant;
 /// The money a flight holds: its reservation, settled exactly once when it ends.
 pub struct Charge {
     pub hold: Hold,
-    pub input_price: i64,
-    pub output_price: i64,
+    pub prices: Prices,
 }
 
 impl Charge {
     /// Charges `usage` (nothing for zero) and releases the rest of the reservation.
     fn settle(self, request_id: &str, usage: Usage) -> i64 {
-        let cost = pricing::cost(usage.prompt_tokens, usage.completion_tokens, self.input_price, self.output_price);
-        self.hold.settle(request_id, cost)
+        let tokens = Tokens {
+            prompt: usage.prompt_tokens,
+            cache_read: usage.cache_read_tokens,
+            cache_write: usage.cache_write_tokens,
+            completion: usage.completion_tokens,
+        };
+        self.hold.settle(request_id, pricing::cost(&tokens, &self.prices))
     }
 }
 
@@ -59,6 +65,7 @@ impl Flight {
             client_ip: Some(client_ip),
             ..UsageRecord::default()
         };
+        let record = UsageRecord { client_dialect: Some(dialect.name().to_owned()), ..record };
         Flight { record, started: Instant::now(), writer, dialect, charge: None, open: true }
     }
 
@@ -89,14 +96,22 @@ impl Flight {
 
     /// The tokens used so far (a stream updates this as it goes).
     pub fn set_usage(&mut self, usage: Usage) {
-        self.record.prompt_tokens = usage.prompt_tokens as i64;
-        self.record.completion_tokens = usage.completion_tokens as i64;
+        let count = |tokens: u64| i64::try_from(tokens).unwrap_or(i64::MAX);
+        self.record.prompt_tokens = count(usage.prompt_tokens);
+        self.record.cache_read_tokens = count(usage.cache_read_tokens);
+        self.record.cache_write_tokens = count(usage.cache_write_tokens);
+        self.record.completion_tokens = count(usage.completion_tokens);
+        self.record.reasoning_tokens = count(usage.reasoning_tokens);
     }
 
     fn usage(&self) -> Usage {
+        let tokens = |count: i64| count.max(0) as u64;
         Usage {
-            prompt_tokens: self.record.prompt_tokens.max(0) as u64,
-            completion_tokens: self.record.completion_tokens.max(0) as u64,
+            prompt_tokens: tokens(self.record.prompt_tokens),
+            cache_read_tokens: tokens(self.record.cache_read_tokens),
+            cache_write_tokens: tokens(self.record.cache_write_tokens),
+            completion_tokens: tokens(self.record.completion_tokens),
+            reasoning_tokens: tokens(self.record.reasoning_tokens),
         }
     }
 
@@ -106,8 +121,9 @@ impl Flight {
     }
 
     /// The channel that answered; its id for the request comes from the last attempt.
-    pub fn served_by(&mut self, channel_id: &str, upstream_latency_ms: i64) {
+    pub fn served_by(&mut self, channel_id: &str, protocol: Protocol, upstream_latency_ms: i64) {
         self.record.channel_id = Some(channel_id.to_owned());
+        self.record.channel_dialect = Some(protocol.as_str().to_owned());
         self.record.upstream_request_id = self.record.attempts.last().and_then(|a| a.upstream_request_id.clone());
         self.record.upstream_latency_ms = Some(upstream_latency_ms);
     }

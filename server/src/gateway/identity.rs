@@ -1,36 +1,60 @@
 //! The identity and permission layers: which key, is it usable, from this address.
 
 use super::catalog::{GatewayKey, Snapshot};
+use super::dialect::Dialect;
 use super::error::GatewayError;
-use super::protocol::Dialect;
 use app::keys::{KeyStatus, KEY_KIND};
 use axum::http::{header, HeaderMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// The presented key: `Authorization: Bearer` everywhere, `x-api-key` on Anthropic routes.
-fn presented_key(headers: &HeaderMap, dialect: Dialect) -> Result<&str, GatewayError> {
-    let also = if dialect == Dialect::Anthropic { " or `x-api-key: <key>`" } else { "" };
+/// The presented key: `Authorization: Bearer` on every route, and the header family of
+/// the route's dialect: `x-api-key` (Anthropic), `x-goog-api-key` or `?key=` (Gemini).
+fn presented_key<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+    dialect: Dialect,
+) -> Result<&'a str, GatewayError> {
+    let also = match dialect {
+        Dialect::Anthropic => " or `x-api-key: <key>`",
+        Dialect::Gemini => ", `x-goog-api-key: <key>` or `?key=<key>`",
+        Dialect::Chat | Dialect::Responses => "",
+    };
     let missing = || GatewayError::MissingApiKey { also };
+    let present = |token: Option<&'a str>| token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(missing);
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        return token.filter(|t| !t.is_empty()).ok_or_else(missing);
+        return present(value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")));
     }
-    if dialect == Dialect::Anthropic {
-        if let Some(value) = headers.get("x-api-key") {
-            return value.to_str().ok().map(str::trim).filter(|t| !t.is_empty()).ok_or_else(missing);
+    let family_header = match dialect {
+        Dialect::Anthropic => Some("x-api-key"),
+        Dialect::Gemini => Some("x-goog-api-key"),
+        Dialect::Chat | Dialect::Responses => None,
+    };
+    if let Some(value) = family_header.and_then(|name| headers.get(name)) {
+        return present(value.to_str().ok());
+    }
+    if dialect == Dialect::Gemini {
+        if let Some(key) = query.and_then(key_parameter) {
+            return present(Some(key));
         }
     }
     Err(missing())
+}
+
+/// `key=` of a query string. Keys are URL-safe, so no decoding is needed; one that is
+/// percent-encoded anyway fails as an invalid key, not silently as another.
+fn key_parameter(query: &str) -> Option<&str> {
+    query.split('&').find_map(|pair| pair.strip_prefix("key="))
 }
 
 /// The key the request presents, if its secret is right (rows 3 and 4 of the contract).
 pub fn authenticate(
     snapshot: &Snapshot,
     headers: &HeaderMap,
+    query: Option<&str>,
     dialect: Dialect,
 ) -> Result<Arc<GatewayKey>, GatewayError> {
-    let token = presented_key(headers, dialect)?;
+    let token = presented_key(headers, query, dialect)?;
     let (public_id, secret) = app::secrets::parse(KEY_KIND, token).ok_or(GatewayError::InvalidApiKey)?;
     let key = snapshot.key(public_id).ok_or(GatewayError::InvalidApiKey)?;
     if !app::secrets::matches(secret, &key.secret_hash) {

@@ -1,4 +1,5 @@
-//! The data plane: `/v1/chat/completions`, `/v1/messages`, `/v1/models`.
+//! The data plane: the routes of four dialects (OpenAI Chat Completions and Responses,
+//! Anthropic Messages, Google Gemini), embeddings, token counting and model lists.
 //!
 //! `request → identity → permission → quota → rate_limit → routing → upstream → settle → log`:
 //! each layer passes the request on or answers with the contract's error naming itself.
@@ -8,47 +9,52 @@
 
 pub mod catalog;
 mod client_ip;
+mod counting;
 pub mod dialect;
+mod echo;
+mod embeddings;
 pub mod error;
 mod flight;
 mod identity;
 mod limits;
 pub mod metrics;
 pub mod probe;
-pub mod protocol;
 mod request;
 mod routing;
 mod stream;
+pub mod tokens;
 mod upstream;
 pub mod usage_writer;
 
 use crate::http::client::HttpClient;
 use crate::http::request_id::ClientRequestId;
-use app::billing::pricing;
+use app::billing::pricing::{self, Prices};
 use app::billing::reservations::{Purse, ReserveError};
 use app::clock::now_ms;
 use app::models::ModelStatus;
 use app::state::AppState;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, OriginalUri, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use catalog::{Catalog, CatalogModel, GatewayKey};
+use catalog::{Catalog, CatalogModel, Endpoint, GatewayKey};
+use dialect::conversation::{StreamEvent, StreamStart, Usage};
+use dialect::Dialect;
 use error::GatewayError;
 use flight::Charge;
 use flight::Flight;
 use ipnet::IpNet;
 use limits::{Limits, Slot};
-use protocol::{estimate_tokens, Dialect};
-use request::ClientRequest;
+use request::{ClientRequest, Envelope};
 use routing::Health;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
-use upstream::{Answer, Served};
+use upstream::{Answer, Call, Served};
 use usage_writer::UsageWriter;
 
 /// Upstream channels tried per request before giving up.
@@ -103,43 +109,89 @@ impl Gateway {
 pub fn router(gateway: Gateway) -> Router {
     let v1 = Router::new()
         .route("/chat/completions", post(chat_completions))
+        .route("/responses", post(responses))
         .route("/messages", post(messages))
+        .route("/messages/count_tokens", post(count_tokens))
+        .route("/embeddings", post(create_embeddings))
         .route("/models", get(models))
+        .route("/models/{*action}", post(gemini))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new().nest("/v1", v1).route("/metrics", get(metrics::render)).with_state(gateway)
+    let v1beta = Router::new()
+        .route("/models", get(gemini_models))
+        .route("/models/{*action}", post(gemini))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new().nest("/v1", v1).nest("/v1beta", v1beta).route("/metrics", get(metrics::render)).with_state(gateway)
 }
 
 /// The start of every data-plane request: its flight (and so its usage row).
-fn board(
-    gateway: &Gateway,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    extensions: &axum::http::Extensions,
-    route: &str,
-    dialect: Dialect,
-) -> (Flight, IpAddr) {
-    let ip = client_ip::canonical(client_ip::resolve(peer.ip(), headers, &gateway.trusted_proxies));
-    let client_request_id = extensions.get::<ClientRequestId>().map(|id| id.0.clone());
+fn board(gateway: &Gateway, peer: SocketAddr, parts: &Parts, route: &str, dialect: Dialect) -> (Flight, IpAddr) {
+    let ip = client_ip::canonical(client_ip::resolve(peer.ip(), &parts.headers, &gateway.trusted_proxies));
+    let client_request_id = parts.extensions.get::<ClientRequestId>().map(|id| id.0.clone());
     (Flight::begin(gateway.usage.clone(), route, dialect, ip.to_string(), client_request_id), ip)
 }
 
 async fn chat_completions(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
-    complete(state, peer, request, "/v1/chat/completions", Dialect::OpenAi).await
+    let envelope = Envelope::Generate { dialect: Dialect::Chat, path_model: None, path_stream: false };
+    complete(state, peer, request, "/v1/chat/completions", Dialect::Chat, envelope).await
+}
+
+async fn responses(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
+    let envelope = Envelope::Generate { dialect: Dialect::Responses, path_model: None, path_stream: false };
+    complete(state, peer, request, "/v1/responses", Dialect::Responses, envelope).await
 }
 
 async fn messages(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
-    complete(state, peer, request, "/v1/messages", Dialect::Anthropic).await
+    let envelope = Envelope::Generate { dialect: Dialect::Anthropic, path_model: None, path_stream: false };
+    complete(state, peer, request, "/v1/messages", Dialect::Anthropic, envelope).await
+}
+
+async fn create_embeddings(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
+    complete(state, peer, request, "/v1/embeddings", Dialect::Chat, Envelope::Embeddings).await
+}
+
+async fn count_tokens(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
+    let envelope = Envelope::CountTokens { dialect: Dialect::Anthropic, path_model: None };
+    counting::count(state.0, peer.0, request, "/v1/messages/count_tokens", envelope).await
+}
+
+/// `POST /{v1beta|v1}/models/{model}:{method}`: the model and the method share the last
+/// path segment, and a model code may itself contain `/`.
+async fn gemini(
+    state: State<Gateway>,
+    peer: ConnectInfo<SocketAddr>,
+    Path(action): Path<String>,
+    request: Request,
+) -> Response {
+    let route = request.uri().path().to_owned();
+    let (model, method) = action.rsplit_once(':').unwrap_or((action.as_str(), ""));
+    let path_model = Some(model.to_owned());
+    match method {
+        "generateContent" | "streamGenerateContent" => {
+            let path_stream = method == "streamGenerateContent";
+            let envelope = Envelope::Generate { dialect: Dialect::Gemini, path_model, path_stream };
+            complete(state, peer, request, &route, Dialect::Gemini, envelope).await
+        }
+        "countTokens" => {
+            let envelope = Envelope::CountTokens { dialect: Dialect::Gemini, path_model };
+            counting::count(state.0, peer.0, request, &route, envelope).await
+        }
+        _ => {
+            let error = GatewayError::UnknownRoute { method: Method::POST.to_string(), path: route };
+            refuse_route(state.0, peer.0, request, error).await
+        }
+    }
 }
 
 /// Identity and permission: the key, and the client's address against its allowlist.
 fn admit_key(
     gateway: &Gateway,
     flight: &mut Flight,
-    headers: &HeaderMap,
+    parts: &Parts,
     ip: IpAddr,
 ) -> Result<Arc<GatewayKey>, GatewayError> {
-    let key = identity::authenticate(&gateway.catalog.current(), headers, flight.dialect())?;
+    let key = identity::authenticate(&gateway.catalog.current(), &parts.headers, parts.uri.query(), flight.dialect())?;
     // Known from here on, so the owner finds even a refused request in their usage logs.
     flight.identify(&key);
     identity::check_usable(&key, now_ms())?;
@@ -170,8 +222,8 @@ async fn reserve(
     prompt_estimate: u64,
     max_tokens: u64,
 ) -> Result<(), GatewayError> {
-    let (input_price, output_price) = (model.view.input_price, model.view.output_price);
-    let amount = pricing::worst_case(prompt_estimate, max_tokens, input_price, output_price);
+    let prices = Prices::of(&model.view);
+    let amount = pricing::worst_case(prompt_estimate, max_tokens, &prices);
     let hold = gateway.purse.reserve(&key.id, &key.account_id, amount).await.map_err(|err| match err {
         ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
         ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
@@ -180,7 +232,7 @@ async fn reserve(
             GatewayError::Internal
         }
     })?;
-    flight.hold(Charge { hold, input_price, output_price });
+    flight.hold(Charge { hold, prices });
     Ok(())
 }
 
@@ -194,25 +246,39 @@ struct Admitted {
 async fn run_pipeline(
     gateway: &Gateway,
     flight: &mut Flight,
-    headers: &HeaderMap,
+    parts: &Parts,
     body: Body,
     ip: IpAddr,
+    envelope: Envelope,
 ) -> Result<Admitted, GatewayError> {
-    let key = admit_key(gateway, flight, headers, ip)?;
-    let request = request::read(headers, body, gateway.max_request_bytes).await?;
+    let key = admit_key(gateway, flight, parts, ip)?;
+    let embedding = matches!(envelope, Envelope::Embeddings);
+    let request = request::read(&parts.headers, body, gateway.max_request_bytes, envelope).await?;
+    if embedding {
+        embeddings::check(&request)?;
+    }
     flight.set_model(&request.model);
     flight.set_stream(request.stream);
     let model = admit_model(gateway, &key, &request.model)?;
-    // No answer is longer than the model's context window, so no reservation is either.
+    // No answer is longer than the model's context window, so no reservation is either;
+    // embeddings generate nothing.
     let context_window = model.view.context_window.max(1) as u64;
-    let max_tokens = request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64).min(context_window);
+    let max_tokens = match embedding {
+        true => 0,
+        false => request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64).min(context_window),
+    };
     reserve(gateway, flight, &key, &model, request.prompt_estimate, max_tokens).await?;
     let slot = gateway.limits.admit(&key, request.prompt_estimate + max_tokens)?;
-    let plan = routing::plan(&model, &gateway.health, MAX_ATTEMPTS);
+    let mut plan = routing::plan(&model, &gateway.health, MAX_ATTEMPTS);
+    if embedding {
+        plan.retain(embeddings::can_embed);
+    }
     if plan.is_empty() {
         return Err(GatewayError::NoAvailableChannel(model.view.code.clone()));
     }
-    let served = upstream::serve(gateway, flight, &request, &model, plan).await?;
+    let endpoint = if embedding { Endpoint::Embeddings } else { Endpoint::Generate { stream: request.stream } };
+    let call = Call::new(flight.dialect(), endpoint, &parts.headers);
+    let served = upstream::serve(gateway, flight, &request, &call, &model, plan).await?;
     Ok(Admitted { request, model, slot, served })
 }
 
@@ -222,53 +288,82 @@ async fn complete(
     request: Request,
     route: &str,
     dialect: Dialect,
+    envelope: Envelope,
 ) -> Response {
+    let embedding = matches!(envelope, Envelope::Embeddings);
     let (parts, body) = request.into_parts();
-    let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, route, dialect);
-    let admitted = match run_pipeline(&gateway, &mut flight, &parts.headers, body, ip).await {
+    let (mut flight, ip) = board(&gateway, peer, &parts, route, dialect);
+    let admitted = match run_pipeline(&gateway, &mut flight, &parts, body, ip, envelope).await {
         Ok(admitted) => admitted,
         Err(error) => return flight.reject(&error),
     };
     let Admitted { request, model, slot, served } = admitted;
-    flight.served_by(&served.channel_id, served.upstream_latency_ms);
-    match served.answer {
+    flight.served_by(&served.channel_id, served.protocol, served.upstream_latency_ms);
+    let mut response = match served.answer {
         Answer::Whole { body, usage } => {
-            let usage = usage.unwrap_or_else(|| protocol::Usage {
-                prompt_tokens: counted_prompt_tokens(&request),
-                completion_tokens: 0,
-            });
-            flight.set_usage(usage);
+            let reported = match embedding {
+                true => usage.or_else(|| embeddings::usage_in(&body).ok().flatten()),
+                false => usage,
+            };
+            let counted = || Usage { prompt_tokens: tokens::count_body_texts(&request.body), ..Usage::default() };
+            flight.set_usage(reported.unwrap_or_else(counted));
             flight.land(200);
             drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
-        Answer::Stream { response, protocol } => stream_response(&flight, request, &model)
-            .body(stream::Source::Upstream { response, protocol }, flight, slot)
-            .into_sse(),
-        Answer::Local { events } => {
-            stream_response(&flight, request, &model).body(stream::Source::Local { events }, flight, slot).into_sse()
+        Answer::Stream { response, channel } => {
+            let prompt_tokens = announced_prompt_tokens(dialect, channel != dialect, &request, None);
+            relay(&flight, request, &model, prompt_tokens)
+                .body(stream::Source::Upstream { response, channel }, flight, slot)
+                .into_sse()
         }
-    }
+        Answer::Local { events } => {
+            let prompt_tokens = announced_prompt_tokens(dialect, true, &request, Some(&events));
+            relay(&flight, request, &model, prompt_tokens)
+                .body(stream::Source::Local { events }, flight, slot)
+                .into_sse()
+        }
+    };
+    response.headers_mut().extend(served.relayed);
+    response
 }
 
-/// A stream's relay. Its prompt count stands in until the upstream reports one (OpenAI
-/// reports usage only in the last chunk), so a client hanging up early is still charged.
-fn stream_response(flight: &Flight, request: ClientRequest, model: &CatalogModel) -> stream::Relay {
-    let client_wants_usage = request
+/// The prompt count a stream announces before its upstream reports one: only Anthropic's
+/// `message_start` carries it, and a translated stream must not say zero there.
+fn announced_prompt_tokens(
+    client: Dialect,
+    translated: bool,
+    request: &ClientRequest,
+    local: Option<&[StreamEvent]>,
+) -> u64 {
+    if client != Dialect::Anthropic || !translated {
+        return 0;
+    }
+    let reported = local.into_iter().flatten().find_map(|event| match event {
+        StreamEvent::Usage(report) => report.prompt_tokens,
+        _ => None,
+    });
+    reported.unwrap_or_else(|| tokens::count_body_texts(&request.body))
+}
+
+fn relay(flight: &Flight, request: ClientRequest, model: &CatalogModel, prompt_tokens: u64) -> stream::Relay {
+    let include_usage = request
         .body
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
-        .and_then(|v| v.as_bool())
+        .and_then(Value::as_bool)
         .unwrap_or(false);
+    let client = flight.dialect();
     stream::Relay {
-        dialect: flight.dialect(),
-        response_id: match flight.dialect() {
-            Dialect::OpenAi => format!("chatcmpl-{}", flight.request_id()),
-            Dialect::Anthropic => format!("msg_{}", flight.request_id()),
+        client,
+        start: StreamStart {
+            id: client.answer_id(flight.request_id()),
+            model: model.view.code.clone(),
+            prompt_tokens,
+            include_usage,
         },
-        model: model.view.code.clone(),
-        prompt_counted: counted_prompt_tokens(&request),
-        client_wants_usage,
+        prompt_estimate: request.prompt_estimate.div_ceil(2),
+        body: request.body,
     }
 }
 
@@ -286,40 +381,81 @@ impl IntoSse for Body {
     }
 }
 
-/// Prompt tokens counted from the messages' text, for upstreams that report none.
-fn counted_prompt_tokens(request: &ClientRequest) -> u64 {
-    let messages = request.body.get("messages").and_then(|m| m.as_array()).map(Vec::as_slice).unwrap_or_default();
-    let system = request.body.get("system").and_then(|s| s.as_str()).map(estimate_tokens).unwrap_or(0);
-    system
-        + messages
-            .iter()
-            .filter_map(|message| message.get("content"))
-            .map(|content| protocol::text_content(content, "content").map(|text| estimate_tokens(&text)).unwrap_or(0))
-            .sum::<u64>()
+/// The active models a key may call.
+fn callable_models(gateway: &Gateway, key: &GatewayKey) -> Vec<Arc<CatalogModel>> {
+    let whitelist = &key.policy.model_whitelist;
+    gateway
+        .catalog
+        .current()
+        .models()
+        .filter(|model| model.view.status == ModelStatus::Active)
+        .filter(|model| whitelist.is_empty() || whitelist.contains(&model.view.code))
+        .cloned()
+        .collect()
 }
 
-/// `GET /v1/models`: the active models this key may call, in OpenAI's list shape.
+/// A model list for a key, or the refusal; one usage row either way.
+fn list_models(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    request: Request,
+    dialect: Dialect,
+    render: impl FnOnce(&[Arc<CatalogModel>]) -> Value,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let route = parts.uri.path().to_owned();
+    let (mut flight, ip) = board(gateway, peer, &parts, &route, dialect);
+    let key = match admit_key(gateway, &mut flight, &parts, ip) {
+        Ok(key) => key,
+        Err(error) => return flight.reject(&error),
+    };
+    let body = render(&callable_models(gateway, &key));
+    flight.land(200);
+    axum::Json(body).into_response()
+}
+
+/// `GET /v1/models`: OpenAI's list shape, with the fields Anthropic's list adds
+/// (`display_name`, `type`, `has_more`) so Claude Code's model discovery reads it too.
 async fn models(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    let (mut flight, ip) = board(&gateway, peer, &parts.headers, &parts.extensions, "/v1/models", Dialect::OpenAi);
-    let key = match admit_key(&gateway, &mut flight, &parts.headers, ip) {
-        Ok(key) => key,
-        Err(error) => return flight.reject(&error),
-    };
-    let snapshot = gateway.catalog.current();
-    let whitelist = &key.policy.model_whitelist;
-    let data: Vec<_> = snapshot
-        .models()
-        .filter(|model| model.view.status == ModelStatus::Active)
-        .filter(|model| whitelist.is_empty() || whitelist.contains(&model.view.code))
-        .map(|model| json!({"id": model.view.code, "object": "model", "created": 0, "owned_by": "tollgate"}))
-        .collect();
-    flight.land(200);
-    axum::Json(json!({"object": "list", "data": data})).into_response()
+    let dialect = if request.headers().contains_key("x-api-key") { Dialect::Anthropic } else { Dialect::Chat };
+    list_models(&gateway, peer, request, dialect, |models| {
+        let data: Vec<_> = models
+            .iter()
+            .map(|model| {
+                json!({"id": model.view.code, "object": "model", "created": 0, "owned_by": "tollgate",
+                       "type": "model", "display_name": model.view.name, "created_at": "1970-01-01T00:00:00Z"})
+            })
+            .collect();
+        let (first, last) = (models.first().map(|m| &m.view.code), models.last().map(|m| &m.view.code));
+        json!({"object": "list", "data": data, "has_more": false, "first_id": first, "last_id": last})
+    })
+}
+
+/// `GET /v1beta/models`: Gemini's list shape.
+async fn gemini_models(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    list_models(&gateway, peer, request, Dialect::Gemini, |models| {
+        let models: Vec<_> = models
+            .iter()
+            .map(|model| {
+                json!({
+                    "name": format!("models/{}", model.view.code),
+                    "displayName": model.view.name,
+                    "inputTokenLimit": model.view.context_window,
+                    "outputTokenLimit": model.view.default_max_tokens,
+                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+                })
+            })
+            .collect();
+        json!({"models": models})
+    })
 }
 
 async fn unknown_route(
@@ -349,9 +485,22 @@ async fn method_not_allowed(
     refuse_route(gateway, peer, request, error).await
 }
 
+/// The dialect of a path, for the envelope of its refusal.
+fn dialect_of_path(path: &str) -> Dialect {
+    if path.starts_with("/v1/messages") {
+        Dialect::Anthropic
+    } else if path.starts_with("/v1beta/") || (path.starts_with("/v1/models/") && path.contains(':')) {
+        Dialect::Gemini
+    } else if path.starts_with("/v1/responses") {
+        Dialect::Responses
+    } else {
+        Dialect::Chat
+    }
+}
+
 async fn refuse_route(gateway: Gateway, peer: SocketAddr, request: Request, error: GatewayError) -> Response {
     let path = request.uri().path().to_owned();
-    let dialect = if path.starts_with("/v1/messages") { Dialect::Anthropic } else { Dialect::OpenAi };
-    let (flight, _) = board(&gateway, peer, request.headers(), request.extensions(), &path, dialect);
+    let (parts, _) = request.into_parts();
+    let (flight, _) = board(&gateway, peer, &parts, &path, dialect_of_path(&path));
     flight.reject(&error)
 }

@@ -3,13 +3,13 @@
 //! pipeline: nothing is reserved, charged or written to the usage log, and the channel's
 //! health is left alone. The console audits the test.
 
-use super::catalog::Channel;
+use super::catalog::{Channel, Endpoint};
+use super::dialect::conversation::{Message, Part, Request, Role};
+use super::dialect::{Dialect, Outgoing};
 use super::error::GatewayError;
-use super::protocol::{anthropic, openai, Conversation, Role, Turn};
 use super::upstream;
 use crate::http::client::{self, CallError, HttpClient};
 use app::models::probe::{ChannelProbe, ProbeOutcome, ProbeTarget};
-use app::models::Protocol;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -27,29 +27,32 @@ pub struct UpstreamProbe {
 impl ChannelProbe for UpstreamProbe {
     async fn probe(&self, target: ProbeTarget) -> ProbeOutcome {
         let channel = Channel::new(target.channel, target.credential);
-        let conversation = Conversation {
-            turns: vec![Turn { role: Role::User, text: PROMPT.to_owned() }],
+        // Echo answers locally, as in the data plane: reaching it is all there is to test.
+        let Some(dialect) = Dialect::of(channel.protocol) else {
+            return ProbeOutcome { status: Some(200), latency_ms: 0, upstream_request_id: None, error: None };
+        };
+        let request = Request {
+            messages: vec![Message { role: Role::User, parts: vec![Part::Text(PROMPT.to_owned())] }],
             max_tokens: Some(MAX_TOKENS),
-            ..Conversation::default()
+            ..Request::default()
         };
-        let body = match channel.protocol {
-            // Answers locally, as in the data plane: reaching it is all there is to test.
-            Protocol::Echo => {
-                return ProbeOutcome { status: Some(200), latency_ms: 0, upstream_request_id: None, error: None }
+        let outgoing = Outgoing { model: &target.upstream_model, default_max_tokens: MAX_TOKENS };
+        match dialect.encode_request(&request, &outgoing) {
+            Ok(body) => self.send(&channel, &target.upstream_model, &body).await,
+            Err(error) => {
+                ProbeOutcome { status: None, latency_ms: 0, upstream_request_id: None, error: Some(error.to_string()) }
             }
-            Protocol::Openai => openai::request_body(&conversation, &target.upstream_model),
-            Protocol::Anthropic => anthropic::request_body(&conversation, &target.upstream_model, MAX_TOKENS),
-        };
-        self.send(&channel, &body).await
+        }
     }
 }
 
 impl UpstreamProbe {
-    async fn send(&self, channel: &Channel, body: &Value) -> ProbeOutcome {
+    async fn send(&self, channel: &Channel, upstream_model: &str, body: &Value) -> ProbeOutcome {
         let started = Instant::now();
         let timed_out = || GatewayError::UpstreamTimeout { timeout_ms: channel.timeout.as_millis() as i64 }.to_string();
         let unreachable = |err: CallError| format!("The upstream could not be reached ({err}).");
-        let call = upstream::send(&self.http, channel, body);
+        let endpoint = Endpoint::Generate { stream: false };
+        let call = upstream::send(&self.http, channel, endpoint, upstream_model, &[], body);
         let response = match tokio::time::timeout(channel.timeout, call).await {
             Ok(Ok(response)) => response,
             failed => {
@@ -67,7 +70,9 @@ impl UpstreamProbe {
         let error = match tokio::time::timeout(remaining, client::read_body(response)).await {
             Err(_) => Some(timed_out()),
             Ok(Err(err)) => Some(unreachable(err)),
-            Ok(Ok(bytes)) if status >= 400 => Some(upstream::upstream_refusal(status, &bytes).to_string()),
+            Ok(Ok(bytes)) if status >= 400 => {
+                Some(upstream::upstream_refusal(status, &bytes, Default::default()).to_string())
+            }
             Ok(Ok(bytes)) => serde_json::from_slice::<Value>(&bytes)
                 .is_err()
                 .then(|| format!("The upstream answered with status {status}, but not with JSON.")),

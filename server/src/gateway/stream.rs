@@ -1,104 +1,145 @@
 //! Relaying a streamed answer chunk by chunk, never buffering the whole of it.
 //!
-//! Same-protocol streams pass through byte for byte (only parsed to follow usage);
-//! other streams, and the echo provider's, are rewritten in the client's dialect. The
-//! flight travels inside the stream: if the client disconnects, dropping the stream ends
-//! the upstream call and the flight records `client_closed` with what was delivered.
+//! Same-dialect streams pass through byte for byte, pings and comments included (only
+//! read to follow usage); other streams, and the echo provider's, are rewritten in the
+//! client's dialect through the hub's events. The flight travels inside the stream: if the
+//! client disconnects, dropping the stream ends the upstream call and the flight records
+//! `client_closed` with what was delivered.
 
+use super::dialect::conversation::{Finish, StreamEvent, StreamStart, Usage, UsageReport};
+use super::dialect::sse::Decoder;
+use super::dialect::Dialect;
 use super::flight::Flight;
 use super::limits::Slot;
-use super::protocol::sse::{self, Decoder};
-use super::protocol::{anthropic, estimate_tokens, openai, stream_writer, Dialect, Finish, StreamEvent, Usage};
+use super::tokens;
 use crate::http::client;
-use app::models::Protocol;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use serde_json::{Map, Value};
 
 pub enum Source {
-    Upstream { response: client::Response, protocol: Protocol },
+    Upstream { response: client::Response, channel: Dialect },
     Local { events: Vec<StreamEvent> },
 }
 
-/// Usage as the upstream reports it, or as counted from what was delivered.
+/// Usage as the upstream reports it, or as counted from what was asked and delivered.
 struct Tally {
-    prompt_reported: Option<u64>,
-    completion_reported: Option<u64>,
-    prompt_counted: u64,
+    reported: UsageReport,
+    /// Text and tool arguments delivered, counted when the upstream reports no output.
     delivered: String,
+    /// A running guess of the tokens in `delivered`, for the flight while the stream runs.
+    delivered_estimate: u64,
     finish: Option<Finish>,
+    /// Stands in for the prompt count while the stream runs (a client hanging up early
+    /// is charged for it); replaced by a real count at the end if none was reported.
+    prompt_estimate: u64,
+    body: Map<String, Value>,
+    settled: Option<Usage>,
 }
 
 impl Tally {
     fn observe(&mut self, events: &[StreamEvent]) {
         for event in events {
             match event {
-                StreamEvent::Text(text) => self.delivered.push_str(text),
+                StreamEvent::Text(text) | StreamEvent::Reasoning(text) => self.deliver(text),
+                StreamEvent::ToolCall { arguments, .. } => self.deliver(arguments),
                 StreamEvent::Finish(finish) => self.finish = Some(*finish),
-                StreamEvent::Usage { prompt_tokens, completion_tokens } => {
-                    self.prompt_reported = prompt_tokens.or(self.prompt_reported);
-                    self.completion_reported = completion_tokens.or(self.completion_reported);
-                }
+                StreamEvent::Usage(report) => self.reported.merge(report),
+                StreamEvent::Error { .. } => {}
             }
         }
     }
 
-    fn usage(&self) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_reported.unwrap_or(self.prompt_counted),
-            completion_tokens: self.completion_reported.unwrap_or_else(|| estimate_tokens(&self.delivered)),
-        }
+    /// A fragment is at least a token, a word is one, and so are four characters.
+    fn deliver(&mut self, fragment: &str) {
+        self.delivered.push_str(fragment);
+        let words = fragment.split_whitespace().count() as u64;
+        self.delivered_estimate += words.max(fragment.len().div_ceil(4) as u64).max(1);
     }
-}
 
-fn events_of(protocol: Protocol, event: &sse::Event) -> Vec<StreamEvent> {
-    match protocol {
-        Protocol::Anthropic => anthropic::stream_events(&event.data),
-        _ => openai::stream_events(&event.data),
+    /// Cheap enough to run on every read: what is missing is guessed, not counted.
+    fn running(&self) -> Usage {
+        self.usage(self.prompt_estimate, || self.delivered_estimate)
+    }
+
+    /// The stream's usage at its end: what the upstream did not report is counted (once:
+    /// the writer's last event and the flight both need it).
+    fn settled(&mut self) -> Usage {
+        if let Some(usage) = self.settled {
+            return usage;
+        }
+        let prompt = match self.reported.prompt_tokens {
+            Some(_) => 0,
+            None => tokens::count_body_texts(&self.body),
+        };
+        let usage = self.usage(prompt, || tokens::count(&self.delivered));
+        self.settled = Some(usage);
+        usage
+    }
+
+    fn usage(&self, prompt_fallback: u64, completion_fallback: impl FnOnce() -> u64) -> Usage {
+        let report = &self.reported;
+        Usage {
+            prompt_tokens: report.prompt_tokens.unwrap_or(prompt_fallback),
+            cache_read_tokens: report.cache_read_tokens.unwrap_or(0),
+            cache_write_tokens: report.cache_write_tokens.unwrap_or(0),
+            completion_tokens: report.completion_tokens.unwrap_or_else(completion_fallback),
+            reasoning_tokens: report.reasoning_tokens.unwrap_or(0),
+        }
     }
 }
 
 /// A chunk that only reports usage: the one the gateway asked an OpenAI upstream for.
 fn is_usage_only(events: &[StreamEvent]) -> bool {
-    matches!(events, [StreamEvent::Usage { .. }])
+    matches!(events, [StreamEvent::Usage(_)])
 }
 
 pub struct Relay {
-    pub dialect: Dialect,
-    pub response_id: String,
-    pub model: String,
-    pub prompt_counted: u64,
-    /// The client asked for the usage chunk itself (OpenAI `stream_options.include_usage`).
-    pub client_wants_usage: bool,
+    pub client: Dialect,
+    pub start: StreamStart,
+    pub prompt_estimate: u64,
+    pub body: Map<String, Value>,
 }
 
 impl Relay {
     pub fn body(self, source: Source, mut flight: Flight, slot: Slot) -> Body {
+        let client_wants_usage = self.start.include_usage;
         let mut tally = Tally {
-            prompt_reported: None,
-            completion_reported: None,
-            prompt_counted: self.prompt_counted,
+            reported: UsageReport::default(),
             delivered: String::new(),
+            delivered_estimate: 0,
             finish: None,
+            prompt_estimate: self.prompt_estimate,
+            body: self.body,
+            settled: None,
         };
-        let mut writer = stream_writer(self.dialect, &self.response_id, &self.model);
+        let client = self.client;
+        let mut writer = client.writer(self.start);
         let stream = async_stream::stream! {
             let _slot = slot;
             match source {
                 Source::Local { events } => {
-                    for event in events {
-                        tally.observe(std::slice::from_ref(&event));
-                        flight.set_usage(tally.usage());
-                        if let StreamEvent::Text(text) = event {
-                            yield Ok::<Bytes, std::io::Error>(writer.text(&text));
-                        }
+                    let mut out = BytesMut::new();
+                    writer.start(&mut out);
+                    tally.observe(&events);
+                    for event in &events {
+                        writer.write(event, &mut out);
                     }
-                    yield Ok(writer.finish(tally.finish.unwrap_or(Finish::Stop), tally.usage()));
+                    let usage = tally.settled();
+                    writer.finish(tally.finish.unwrap_or(Finish::Stop), &usage, &mut out);
+                    yield Ok::<Bytes, std::io::Error>(out.freeze());
                 }
-                Source::Upstream { response, protocol } => {
-                    let passthrough = self.dialect.passes_through_to(protocol);
+                Source::Upstream { response, channel } => {
+                    let passthrough = channel == client;
+                    let mut reader = channel.reader();
                     let mut decoder = Decoder::default();
                     let mut upstream = std::pin::pin!(client::body_stream(response));
+                    let mut events = Vec::new();
+                    let mut out = BytesMut::new();
+                    if !passthrough {
+                        writer.start(&mut out);
+                    }
                     let mut interrupted = false;
                     while let Some(chunk) = upstream.next().await {
                         let Ok(chunk) = chunk else {
@@ -107,35 +148,44 @@ impl Relay {
                         };
                         // What one upstream read brought goes out as one write, not an
                         // HTTP chunk per event: fewer frames for the server and the client.
-                        let mut out = BytesMut::new();
                         for event in decoder.push(&chunk) {
-                            let events = events_of(protocol, &event);
+                            events.clear();
+                            reader.read(&event, &mut events);
                             tally.observe(&events);
-                            flight.set_usage(tally.usage());
                             if passthrough {
-                                if self.client_wants_usage || protocol != Protocol::Openai || !is_usage_only(&events) {
+                                if client_wants_usage || channel != Dialect::Chat || !is_usage_only(&events) {
                                     out.extend_from_slice(&event.raw);
                                 }
-                                continue;
-                            }
-                            for event in events {
-                                if let StreamEvent::Text(text) = event {
-                                    out.extend_from_slice(&writer.text(&text));
+                            } else {
+                                for event in &events {
+                                    writer.write(event, &mut out);
                                 }
                             }
                         }
+                        flight.set_usage(tally.running());
                         if !out.is_empty() {
-                            yield Ok(out.freeze());
+                            yield Ok(out.split().freeze());
                         }
                     }
                     if interrupted {
                         flight.interrupted();
+                        if !passthrough {
+                            let cut = StreamEvent::Error {
+                                kind: "upstream_stream_interrupted".into(),
+                                message: "The upstream's stream ended before its last event.".into(),
+                            };
+                            writer.write(&cut, &mut out);
+                        }
                     } else if !passthrough {
-                        yield Ok(writer.finish(tally.finish.unwrap_or(Finish::Stop), tally.usage()));
+                        let usage = tally.settled();
+                        writer.finish(tally.finish.unwrap_or(Finish::Stop), &usage, &mut out);
+                    }
+                    if !out.is_empty() {
+                        yield Ok(out.freeze());
                     }
                 }
             }
-            flight.set_usage(tally.usage());
+            flight.set_usage(tally.settled());
             flight.land(200);
         };
         Body::from_stream(stream)

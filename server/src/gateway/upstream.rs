@@ -1,26 +1,31 @@
-//! Calling upstream channels: building each protocol's request, failing over on connect
-//! errors, timeouts and 5xx, passing 4xx through, and recording every attempt.
+//! Calling upstream channels: the body in the channel's dialect (the client's own when
+//! they match), failing over on connect errors, timeouts and 5xx, passing 4xx through,
+//! and recording every attempt.
 
-use super::catalog::{CatalogModel, Channel, Target};
-use super::error::GatewayError;
+use super::catalog::{CatalogModel, Channel, Endpoint, Target};
+use super::dialect::conversation::{Request as Conversation, StreamEvent, Usage};
+use super::dialect::{Dialect, Outgoing};
+use super::echo;
+use super::error::{GatewayError, UpstreamRefusal};
 use super::flight::Flight;
-use super::protocol::{anthropic, echo, openai, Completion, Conversation, Dialect, StreamEvent, Usage};
 use super::request::ClientRequest;
 use super::Gateway;
 use crate::http::client::{self, CallError, HttpClient};
 use app::models::Protocol;
 use app::usage::Attempt;
+use axum::http::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// What the chosen channel answered.
 pub enum Answer {
     /// A whole answer, already in the client's dialect.
     Whole { body: Bytes, usage: Option<Usage> },
-    /// An upstream SSE stream still to be relayed.
-    Stream { response: client::Response, protocol: Protocol },
+    /// An upstream SSE stream still to be relayed, in the channel's dialect.
+    Stream { response: client::Response, channel: Dialect },
     /// Events produced locally (the echo provider).
     Local { events: Vec<StreamEvent> },
 }
@@ -28,13 +33,43 @@ pub enum Answer {
 pub struct Served {
     pub answer: Answer,
     pub channel_id: String,
+    pub protocol: Protocol,
     pub upstream_latency_ms: i64,
+    /// The upstream's retry and rate-limit headers, for the client.
+    pub relayed: HeaderMap,
+}
+
+/// What the client asked for, besides the body.
+pub struct Call<'a> {
+    pub client: Dialect,
+    pub endpoint: Endpoint,
+    /// The client's headers, for those forwarded to a channel of its own dialect.
+    pub headers: &'a HeaderMap,
+    /// The client's conversation on the hub, decoded on first need: a request that only
+    /// ever passes through is never decoded.
+    conversation: OnceLock<Result<Conversation, GatewayError>>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(client: Dialect, endpoint: Endpoint, headers: &'a HeaderMap) -> Call<'a> {
+        Call { client, endpoint, headers, conversation: OnceLock::new() }
+    }
+
+    pub fn conversation(&self, request: &ClientRequest) -> Result<&Conversation, GatewayError> {
+        self.conversation
+            .get_or_init(|| {
+                let conversation = self.client.decode_request(&request.body)?;
+                Ok(Conversation { stream: request.stream, ..conversation })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 enum Failure {
     /// Try the next channel.
     Retry { timed_out: bool },
-    /// The upstream refused the request itself: answer the client with it.
+    /// The upstream refused the request itself (or it cannot be sent): answer the client.
     Final(GatewayError),
 }
 
@@ -42,6 +77,7 @@ pub async fn serve(
     gateway: &Gateway,
     flight: &mut Flight,
     request: &ClientRequest,
+    call: &Call<'_>,
     model: &CatalogModel,
     plan: Vec<Target>,
 ) -> Result<Served, GatewayError> {
@@ -49,11 +85,16 @@ pub async fn serve(
     let mut all_timed_out = true;
     for target in plan {
         let started = Instant::now();
-        match attempt(gateway, flight, request, model, &target).await {
-            Ok(answer) => {
+        match attempt(gateway, flight, request, call, model, &target).await {
+            Ok((answer, relayed)) => {
                 gateway.health.record(&target.channel.id, true);
-                let upstream_latency_ms = started.elapsed().as_millis() as i64;
-                return Ok(Served { answer, channel_id: target.channel.id.clone(), upstream_latency_ms });
+                return Ok(Served {
+                    answer,
+                    channel_id: target.channel.id.clone(),
+                    protocol: target.channel.protocol,
+                    upstream_latency_ms: started.elapsed().as_millis() as i64,
+                    relayed,
+                });
             }
             Err(Failure::Final(error)) => {
                 gateway.health.record(&target.channel.id, true);
@@ -74,56 +115,50 @@ pub async fn serve(
     }
 }
 
-fn conversation(request: &ClientRequest, dialect: Dialect) -> Result<Conversation, GatewayError> {
-    match dialect {
-        Dialect::OpenAi => openai::conversation(&request.body),
-        Dialect::Anthropic => anthropic::conversation(&request.body),
-    }
-}
-
-/// The body to send: the client's own (model renamed) when protocols match, else translated.
+/// The body to send: the client's own (model renamed) when the dialects match, else
+/// translated through the hub.
 fn upstream_body<'a>(
     request: &'a ClientRequest,
-    dialect: Dialect,
+    call: &Call<'_>,
     model: &CatalogModel,
     target: &Target,
+    channel: Dialect,
 ) -> Result<UpstreamBody<'a>, GatewayError> {
-    let protocol = target.channel.protocol;
-    let default_max = model.view.default_max_tokens.max(1) as u64;
-    let renamed = ("model", Value::from(target.upstream_model.as_str()));
-    match (dialect, protocol) {
-        (Dialect::OpenAi, Protocol::Openai) => {
-            let mut set = vec![renamed];
-            if request.stream {
-                set.push(("stream_options", openai::stream_options_with_usage(&request.body)));
-            }
-            Ok(UpstreamBody::Forwarded { body: &request.body, set })
-        }
-        (Dialect::Anthropic, Protocol::Anthropic) => {
-            let mut set = vec![renamed];
-            if !request.body.contains_key("max_tokens") {
-                set.push(("max_tokens", default_max.into()));
-            }
-            Ok(UpstreamBody::Forwarded { body: &request.body, set })
-        }
-        (dialect, Protocol::Openai) => {
-            Ok(UpstreamBody::Translated(openai::request_body(&conversation(request, dialect)?, &target.upstream_model)))
-        }
-        (dialect, Protocol::Anthropic) => Ok(UpstreamBody::Translated(anthropic::request_body(
-            &conversation(request, dialect)?,
-            &target.upstream_model,
-            default_max,
-        ))),
-        (_, Protocol::Echo) => Err(GatewayError::Internal),
+    let default_max_tokens = model.view.default_max_tokens.max(1) as u64;
+    if channel != call.client {
+        let outgoing = Outgoing { model: &target.upstream_model, default_max_tokens };
+        return Ok(UpstreamBody::Translated(channel.encode_request(call.conversation(request)?, &outgoing)?));
     }
+    let mut set = Vec::with_capacity(2);
+    // Gemini names the model in the path, not the body.
+    if channel != Dialect::Gemini {
+        set.push(("model", Value::from(target.upstream_model.as_str())));
+    }
+    match (channel, call.endpoint) {
+        (Dialect::Chat, Endpoint::Generate { stream: true }) => {
+            set.push(("stream_options", stream_options_with_usage(&request.body)));
+        }
+        (Dialect::Anthropic, Endpoint::Generate { .. }) if !request.body.contains_key("max_tokens") => {
+            set.push(("max_tokens", default_max_tokens.into()));
+        }
+        _ => {}
+    }
+    Ok(UpstreamBody::Forwarded { body: &request.body, set })
+}
+
+/// The client's `stream_options` with `include_usage` on, so the stream can be charged.
+fn stream_options_with_usage(body: &Map<String, Value>) -> Value {
+    let mut options = body.get("stream_options").and_then(Value::as_object).cloned().unwrap_or_default();
+    options.insert("include_usage".into(), Value::Bool(true));
+    Value::Object(options)
 }
 
 /// A request body for an upstream.
-enum UpstreamBody<'a> {
+pub(super) enum UpstreamBody<'a> {
     /// The client's body as sent, but the fields of `set` (replaced, or added when absent):
     /// written straight from the parsed request rather than from a copy of it.
     Forwarded { body: &'a Map<String, Value>, set: Vec<(&'static str, Value)> },
-    /// Rebuilt in the upstream's protocol.
+    /// Rebuilt in the upstream's dialect.
     Translated(Value),
 }
 
@@ -145,17 +180,36 @@ impl Serialize for UpstreamBody<'_> {
     }
 }
 
+/// The echo provider's answer, in the client's dialect.
+fn echo_answer(
+    flight: &Flight,
+    request: &ClientRequest,
+    call: &Call<'_>,
+    model: &CatalogModel,
+) -> Result<Answer, GatewayError> {
+    if call.endpoint == Endpoint::Embeddings {
+        let (body, usage) = super::embeddings::echo(request)?;
+        return Ok(Answer::Whole { body, usage: Some(usage) });
+    }
+    let conversation = call.conversation(request)?;
+    if request.stream {
+        return Ok(Answer::Local { events: echo::events(conversation) });
+    }
+    let reply = echo::reply(conversation, call.client.answer_id(flight.request_id()), model.view.code.clone());
+    Ok(Answer::Whole { usage: reply.usage, body: Bytes::from(call.client.encode_response(&reply).to_string()) })
+}
+
 async fn attempt(
     gateway: &Gateway,
     flight: &mut Flight,
     request: &ClientRequest,
+    call: &Call<'_>,
     model: &CatalogModel,
     target: &Target,
-) -> Result<Answer, Failure> {
-    let dialect = flight.dialect();
+) -> Result<(Answer, HeaderMap), Failure> {
     let channel = &target.channel;
-    if channel.protocol == Protocol::Echo {
-        let conversation = conversation(request, dialect).map_err(Failure::Final)?;
+    let Some(dialect) = Dialect::of(channel.protocol) else {
+        let answer = echo_answer(flight, request, call, model).map_err(Failure::Final)?;
         flight.attempt(Attempt {
             channel_id: channel.id.clone(),
             status: Some(200),
@@ -163,16 +217,9 @@ async fn attempt(
             upstream_request_id: None,
             error: None,
         });
-        return Ok(if request.stream {
-            Answer::Local { events: echo::stream(&conversation) }
-        } else {
-            let mut reply = echo::reply(&conversation);
-            reply.id = format!("echo-{}", flight.request_id());
-            reply.model = model.view.code.clone();
-            Answer::Whole { usage: reply.usage, body: render(dialect, &reply) }
-        });
-    }
-    let body = upstream_body(request, dialect, model, target).map_err(Failure::Final)?;
+        return Ok((answer, HeaderMap::new()));
+    };
+    let body = upstream_body(request, call, model, target, dialect).map_err(Failure::Final)?;
     let started = Instant::now();
     let record =
         |flight: &mut Flight, status: Option<u16>, upstream_request_id: Option<String>, error: Option<String>| {
@@ -184,8 +231,13 @@ async fn attempt(
                 error,
             })
         };
-    let call = send(&gateway.http, channel, &body);
-    let response = match tokio::time::timeout(channel.timeout, call).await {
+    let forwarded = if dialect == Dialect::Anthropic && call.client == Dialect::Anthropic {
+        anthropic_headers(call.headers)
+    } else {
+        Vec::new()
+    };
+    let sent = send(&gateway.http, channel, call.endpoint, &target.upstream_model, &forwarded, &body);
+    let response = match tokio::time::timeout(channel.timeout, sent).await {
         Err(_) => {
             record(flight, None, None, Some(CallError::Timeout.to_string()));
             return Err(Failure::Retry { timed_out: true });
@@ -202,9 +254,10 @@ async fn attempt(
         record(flight, Some(status), upstream_request_id, Some("upstream server error".into()));
         return Err(Failure::Retry { timed_out: false });
     }
+    let relayed = relayed_headers(response.headers());
     if request.stream && status < 300 {
         record(flight, Some(status), upstream_request_id, None);
-        return Ok(Answer::Stream { response, protocol: channel.protocol });
+        return Ok((Answer::Stream { response, channel: dialect }, relayed));
     }
     let remaining = channel.timeout.saturating_sub(started.elapsed());
     let bytes = match tokio::time::timeout(remaining, client::read_body(response)).await {
@@ -220,22 +273,58 @@ async fn attempt(
     };
     record(flight, Some(status), upstream_request_id, None);
     if status >= 400 {
-        return Err(Failure::Final(upstream_refusal(status, &bytes)));
+        return Err(Failure::Final(upstream_refusal(status, &bytes, relayed)));
     }
-    whole_answer(dialect, channel.protocol, bytes).map_err(Failure::Final)
+    let answer = whole_answer(flight, call, dialect, model, bytes).map_err(Failure::Final)?;
+    Ok((answer, relayed))
 }
 
-/// Sends `body` to `channel` in its protocol, with its credential (the probe uses it too).
+/// `anthropic-version` and every `anthropic-beta` value, as the client sent them: beta
+/// values pair with body fields, and a stripped one turns into the upstream's 400.
+fn anthropic_headers(headers: &HeaderMap) -> Vec<(HeaderName, axum::http::HeaderValue)> {
+    ["anthropic-version", "anthropic-beta"]
+        .into_iter()
+        .flat_map(|name| headers.get_all(name).iter().map(move |value| (HeaderName::from_static(name), value.clone())))
+        .collect()
+}
+
+/// The headers clients read to pace their retries (api-contract.md, "Dialects and translation").
+fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
+    let relayed = |name: &str| {
+        matches!(name, "retry-after" | "retry-after-ms" | "x-should-retry")
+            || name.starts_with("x-ratelimit-")
+            || name.starts_with("anthropic-ratelimit-")
+    };
+    upstream
+        .iter()
+        .filter(|(name, _)| relayed(name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// Sends `body` to `endpoint` of `channel` with its credential, and `extra` headers that
+/// replace the channel's own of the same name (the probe uses this too).
 pub(super) async fn send(
     http: &HttpClient,
     channel: &Channel,
+    endpoint: Endpoint,
+    upstream_model: &str,
+    extra: &[(HeaderName, axum::http::HeaderValue)],
     body: &impl Serialize,
 ) -> Result<client::Response, CallError> {
     let call = channel.call.as_ref().ok_or(CallError::UnusableChannel)?;
+    let uri = call.uri(channel.protocol, endpoint, upstream_model).ok_or(CallError::UnusableChannel)?;
     let body = serde_json::to_vec(body).map_err(|_| CallError::Transport)?;
-    let mut request = client::post_json(call.uri.clone(), body);
+    let mut request = client::post_json(uri, body);
+    let headers = request.headers_mut();
     for (name, value) in &call.headers {
-        request.headers_mut().insert(name, value.clone());
+        headers.insert(name, value.clone());
+    }
+    for (name, _) in extra {
+        headers.remove(name);
+    }
+    for (name, value) in extra {
+        headers.append(name, value.clone());
     }
     tracing::debug!(channel = %channel.id, "calling upstream");
     http.send(request).await
@@ -249,34 +338,53 @@ pub(super) fn upstream_request_id(response: &client::Response) -> Option<String>
         .map(str::to_owned)
 }
 
-/// The upstream's 4xx, keeping its status, type, code and message.
-pub(super) fn upstream_refusal(status: u16, body: &[u8]) -> GatewayError {
+/// The upstream's 4xx, keeping its status, type, code and message. OpenAI and Anthropic
+/// name a `type` (and OpenAI a `code`); Google names a `status`.
+pub(super) fn upstream_refusal(status: u16, body: &[u8], relayed: HeaderMap) -> GatewayError {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = value.get("error").unwrap_or(&Value::Null);
     let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_owned);
-    GatewayError::Upstream {
+    GatewayError::Upstream(Box::new(UpstreamRefusal {
         status,
-        error_type: text("type").unwrap_or_else(|| "invalid_request_error".to_owned()),
-        code: text("code").or_else(|| text("type")),
+        error_type: text("type").unwrap_or_else(|| type_for_status(status).to_owned()),
+        code: text("code").or_else(|| text("type")).or_else(|| text("status")),
         message: text("message").unwrap_or_else(|| format!("The upstream refused the request with status {status}.")),
+        relayed,
+    }))
+}
+
+/// OpenAI's error type for an upstream status that came without one.
+fn type_for_status(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        _ => "invalid_request_error",
     }
 }
 
-fn render(dialect: Dialect, completion: &Completion) -> Bytes {
-    Bytes::from(super::protocol::render_completion(dialect, completion).to_string())
-}
-
-/// An upstream's whole answer for the client: untouched when the protocols match.
-fn whole_answer(dialect: Dialect, protocol: Protocol, bytes: Bytes) -> Result<Answer, GatewayError> {
+/// An upstream's whole answer for the client: untouched when the dialects match.
+fn whole_answer(
+    flight: &Flight,
+    call: &Call<'_>,
+    channel: Dialect,
+    model: &CatalogModel,
+    bytes: Bytes,
+) -> Result<Answer, GatewayError> {
     let unreadable = |_| GatewayError::UpstreamFailed { attempts: 1 };
-    if dialect.passes_through_to(protocol) {
-        let usage = super::protocol::usage_in(&bytes).map_err(unreadable)?;
+    if !matches!(call.endpoint, Endpoint::Generate { .. }) {
+        // Counting and embeddings only ever go to a channel of the client's dialect, and
+        // their handlers read what the answer says.
+        return Ok(Answer::Whole { body: bytes, usage: None });
+    }
+    if channel == call.client {
+        let usage = channel.usage_in(&bytes).map_err(unreadable)?;
         return Ok(Answer::Whole { body: bytes, usage });
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
-    let completion = match protocol {
-        Protocol::Anthropic => anthropic::completion(&value),
-        _ => openai::completion(&value),
-    };
-    Ok(Answer::Whole { body: render(dialect, &completion), usage: completion.usage })
+    let mut answer = channel.decode_response(&bytes).map_err(unreadable)?;
+    answer.id = call.client.answer_id(flight.request_id());
+    answer.model = model.view.code.clone();
+    let body = Bytes::from(call.client.encode_response(&answer).to_string());
+    Ok(Answer::Whole { body, usage: answer.usage })
 }

@@ -21,7 +21,7 @@ use database::Database;
 use error::BenchError;
 use load::Target;
 use process::{free_port, wait_until, Child, CpuUse};
-use report::{Medians, Mode, RateRow, Report, Run, Throughput};
+use report::{Medians, Mode, RateRow, Report, Run, Throughput, TranslatedRoute};
 use settings::Settings;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -193,6 +193,7 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
     let direct = |mode| target(direct_url.clone(), UPSTREAM_KEY, mode);
     let forwarded = |mode| target(forwarder_url.clone(), UPSTREAM_KEY, mode);
     let through = |mode| target(gateway_url.clone(), &secret, mode);
+    let translated = |route, mode| translated_target(&stack.gateway, route, &secret, mode);
 
     let mut rates = Vec::new();
     let mut throughput = Vec::new();
@@ -223,7 +224,12 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
             let forwarder =
                 closed_run(&stack, &client, settings, &forwarded(mode), Some(&stack.forwarder_process)).await;
             let gateway = closed_run(&stack, &client, settings, &through(mode), Some(&stack.tollgate)).await;
-            throughput.push(Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway));
+            let mut round = Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway);
+            for route in TranslatedRoute::ALL {
+                let run = closed_run(&stack, &client, settings, &translated(route, mode), Some(&stack.tollgate)).await;
+                round.add_translated(route, &run);
+            }
+            throughput.push(round);
         }
     }
     stack.tollgate.ensure_running()?;
@@ -275,6 +281,24 @@ fn tollgate_command(settings: &Settings, scratch: &Path, database_url: &str, por
 
 fn chat_url(base: &str) -> String {
     format!("{base}/v1/chat/completions")
+}
+
+/// A client of another dialect on the same OpenAI channel: the gateway translates both ways.
+fn translated_target(gateway: &str, route: TranslatedRoute, key: &str, mode: Mode) -> Arc<Target> {
+    let stream = mode == Mode::Streaming;
+    let (path, body) = match route {
+        TranslatedRoute::Responses => (
+            "/v1/responses",
+            serde_json::json!({"model": setup::MODEL, "input": "Say hello in five words.", "max_output_tokens": 16,
+                               "stream": stream}),
+        ),
+        TranslatedRoute::Messages => (
+            "/v1/messages",
+            serde_json::json!({"model": setup::MODEL, "max_tokens": 16, "stream": stream,
+                               "messages": [{"role": "user", "content": "Say hello in five words."}]}),
+        ),
+    };
+    Arc::new(Target { url: format!("{gateway}{path}"), key: key.to_owned(), body: body.to_string().into() })
 }
 
 fn target(url: String, key: &str, mode: Mode) -> Arc<Target> {

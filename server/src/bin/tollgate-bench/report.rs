@@ -132,6 +132,37 @@ impl FullSpeed {
     }
 }
 
+/// A client route whose requests the gateway translates for the OpenAI channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TranslatedRoute {
+    /// A Responses API client.
+    Responses,
+    /// An Anthropic Messages client.
+    Messages,
+}
+
+impl TranslatedRoute {
+    pub const ALL: [TranslatedRoute; 2] = [TranslatedRoute::Responses, TranslatedRoute::Messages];
+
+    fn label(self) -> &'static str {
+        match self {
+            TranslatedRoute::Responses => "responses on openai",
+            TranslatedRoute::Messages => "messages on openai",
+        }
+    }
+}
+
+/// A translated route's run beside the same round's pass-through.
+#[derive(Debug, Serialize)]
+pub struct Translated {
+    pub route: TranslatedRoute,
+    pub gateway: FullSpeed,
+    /// Tollgate's CPU per request over the bare forwarder's: the figure that survives
+    /// noisy shared cores.
+    pub cpu_over_forwarder: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Throughput {
     pub mode: Mode,
@@ -139,11 +170,15 @@ pub struct Throughput {
     pub direct: FullSpeed,
     /// The bare forwarder: the same HTTP parts as Tollgate and nothing else.
     pub forwarder: FullSpeed,
+    /// Pass-through: an OpenAI client on the OpenAI channel.
     pub gateway: FullSpeed,
     /// Gateway RPS over direct RPS: the measure.
     pub ratio: f64,
     /// Forwarder RPS over direct RPS: what a second HTTP hop alone leaves.
     pub forwarder_ratio: f64,
+    /// Pass-through CPU per request over the bare forwarder's.
+    pub cpu_over_forwarder: f64,
+    pub translated: Vec<Translated>,
 }
 
 impl Throughput {
@@ -154,10 +189,18 @@ impl Throughput {
             concurrency,
             ratio: gateway.rps / direct.rps.max(f64::EPSILON),
             forwarder_ratio: forwarder.rps / direct.rps.max(f64::EPSILON),
+            cpu_over_forwarder: gateway.proxy_cpu_us / forwarder.proxy_cpu_us.max(f64::EPSILON),
             direct,
             forwarder,
             gateway,
+            translated: Vec::new(),
         }
+    }
+
+    pub fn add_translated(&mut self, route: TranslatedRoute, run: &Run) {
+        let gateway = FullSpeed::of(run);
+        let cpu_over_forwarder = gateway.proxy_cpu_us / self.forwarder.proxy_cpu_us.max(f64::EPSILON);
+        self.translated.push(Translated { route, gateway, cpu_over_forwarder });
     }
 }
 
@@ -178,6 +221,9 @@ pub struct Medians {
     pub generator_and_mock_cpu_us: f64,
     pub forwarder_cpu_us: f64,
     pub gateway_cpu_us: f64,
+    /// Pass-through CPU over the forwarder's, and each translated route's.
+    pub gateway_cpu_over_forwarder: f64,
+    pub translated_cpu_over_forwarder: Vec<(TranslatedRoute, f64)>,
 }
 
 impl Medians {
@@ -197,6 +243,18 @@ impl Medians {
             generator_and_mock_cpu_us: median(figure(|run| run.direct.generator_cpu_us + run.direct.mock_cpu_us)),
             forwarder_cpu_us: median(figure(|run| run.forwarder.proxy_cpu_us)),
             gateway_cpu_us: median(figure(|run| run.gateway.proxy_cpu_us)),
+            gateway_cpu_over_forwarder: median(figure(|run| run.cpu_over_forwarder)),
+            translated_cpu_over_forwarder: TranslatedRoute::ALL
+                .iter()
+                .map(|route| {
+                    let ratios = rounds
+                        .iter()
+                        .flat_map(|run| run.translated.iter().filter(|t| t.route == *route))
+                        .map(|t| t.cpu_over_forwarder)
+                        .collect();
+                    (*route, median(ratios))
+                })
+                .collect(),
         }
     }
 }
@@ -289,6 +347,18 @@ impl Report {
                 g.proxy_cpu_us,
                 g.generator_cpu_us + g.mock_cpu_us,
             );
+            for t in &run.translated {
+                println!(
+                    "{:<24} {:<20} Tollgate {:>6.0} ({:.2} %), CPU {:.1} us, {:.2}x the forwarder's (pass-through {:.2}x)",
+                    "",
+                    t.route.label(),
+                    t.gateway.rps,
+                    t.gateway.error_rate * 100.0,
+                    t.gateway.proxy_cpu_us,
+                    t.cpu_over_forwarder,
+                    run.cpu_over_forwarder,
+                );
+            }
         }
         println!("\nmedians over the rounds (ratio range in brackets), CPU us per request");
         for m in &self.medians {
@@ -306,6 +376,17 @@ impl Report {
                 m.generator_and_mock_cpu_us,
                 m.forwarder_cpu_us,
                 m.gateway_cpu_us,
+            );
+            let translated: Vec<String> = m
+                .translated_cpu_over_forwarder
+                .iter()
+                .map(|(route, ratio)| format!("{} {ratio:.2}x", route.label()))
+                .collect();
+            println!(
+                "{:<7} CPU over the bare forwarder's: pass-through {:.2}x | {}",
+                "",
+                m.gateway_cpu_over_forwarder,
+                translated.join(" | ")
             );
         }
         match self.tollgate_peak_rss_mib {
@@ -365,6 +446,8 @@ mod tests {
             gateway: speed(gateway_rps),
             ratio: gateway_rps / direct_rps,
             forwarder_ratio: 0.5,
+            cpu_over_forwarder: 1.0,
+            translated: Vec::new(),
         }
     }
 

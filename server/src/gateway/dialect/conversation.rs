@@ -51,14 +51,20 @@ pub enum Part {
     ToolResult(ToolResult),
     /// The model's visible reasoning (Anthropic thinking, Responses reasoning summaries,
     /// Gemini thought parts). `signature` is Anthropic's, kept only for Anthropic.
-    Reasoning { text: String, signature: Option<String> },
+    Reasoning {
+        text: String,
+        signature: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Image {
     /// An `http(s)` URL or a `data:` URL, as the client sent it.
     Url(String),
-    Base64 { media_type: String, data: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +122,10 @@ pub struct Response {
 
 impl Response {
     pub fn text(&self) -> String {
-        self.parts.iter().filter_map(|part| if let Part::Text(text) = part { Some(text.as_str()) } else { None }).collect()
+        self.parts
+            .iter()
+            .filter_map(|part| if let Part::Text(text) = part { Some(text.as_str()) } else { None })
+            .collect()
     }
 }
 
@@ -185,11 +194,19 @@ pub enum StreamEvent {
     /// A fragment of tool call `index` (the upstream's numbering, in order of first
     /// appearance): the first fragment of a call carries its id and name, later ones
     /// only more of its arguments' JSON text.
-    ToolCall { index: u32, id: Option<String>, name: Option<String>, arguments: String },
+    ToolCall {
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     Finish(Finish),
     Usage(UsageReport),
     /// The upstream reported a failure inside the stream.
-    Error { kind: String, message: String },
+    Error {
+        kind: String,
+        message: String,
+    },
 }
 
 /// Values a stream writer needs to speak for the gateway.

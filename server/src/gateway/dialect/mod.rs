@@ -16,13 +16,123 @@
 //!
 //! Same-dialect traffic passes through and only the reader runs, to follow usage.
 
+pub mod anthropic;
+pub mod chat;
 pub mod conversation;
+pub mod gemini;
+pub mod responses;
 pub mod sse;
 
 use crate::gateway::error::GatewayError;
+use app::models::Protocol;
 use bytes::BytesMut;
-use conversation::{Finish, StreamEvent, Usage};
+use conversation::{Finish, Request, Response, StreamEvent, StreamStart, Usage};
 use serde_json::{Map, Value};
+
+/// An API shape: what a client route speaks, and what a channel speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Chat,
+    Responses,
+    Anthropic,
+    Gemini,
+}
+
+impl Dialect {
+    /// The dialect a channel speaks; `echo` answers locally in any dialect.
+    pub fn of(protocol: Protocol) -> Option<Dialect> {
+        match protocol {
+            Protocol::Openai => Some(Dialect::Chat),
+            Protocol::OpenaiResponses => Some(Dialect::Responses),
+            Protocol::Anthropic => Some(Dialect::Anthropic),
+            Protocol::Gemini => Some(Dialect::Gemini),
+            Protocol::Echo => None,
+        }
+    }
+
+    /// The name usage rows and the console use: the protocol name of the same shape.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Chat => Protocol::Openai.as_str(),
+            Dialect::Responses => Protocol::OpenaiResponses.as_str(),
+            Dialect::Anthropic => Protocol::Anthropic.as_str(),
+            Dialect::Gemini => Protocol::Gemini.as_str(),
+        }
+    }
+
+    /// The id of an answer in this dialect's style, from the request id.
+    pub fn answer_id(self, request_id: &str) -> String {
+        match self {
+            Dialect::Chat => format!("chatcmpl-{request_id}"),
+            Dialect::Responses => format!("resp_{}", request_id.replace('-', "")),
+            Dialect::Anthropic => format!("msg_{}", request_id.replace('-', "")),
+            Dialect::Gemini => request_id.to_owned(),
+        }
+    }
+
+    pub fn decode_request(self, body: &Map<String, Value>) -> Result<Request, GatewayError> {
+        match self {
+            Dialect::Chat => chat::decode_request(body),
+            Dialect::Responses => responses::decode_request(body),
+            Dialect::Anthropic => anthropic::decode_request(body),
+            Dialect::Gemini => gemini::decode_request(body),
+        }
+    }
+
+    pub fn encode_request(self, request: &Request, out: &Outgoing) -> Result<Value, GatewayError> {
+        match self {
+            Dialect::Chat => chat::encode_request(request, out),
+            Dialect::Responses => responses::encode_request(request, out),
+            Dialect::Anthropic => anthropic::encode_request(request, out),
+            Dialect::Gemini => gemini::encode_request(request, out),
+        }
+    }
+
+    pub fn decode_response(self, body: &[u8]) -> Result<Response, serde_json::Error> {
+        match self {
+            Dialect::Chat => chat::decode_response(body),
+            Dialect::Responses => responses::decode_response(body),
+            Dialect::Anthropic => anthropic::decode_response(body),
+            Dialect::Gemini => gemini::decode_response(body),
+        }
+    }
+
+    pub fn encode_response(self, response: &Response) -> Value {
+        match self {
+            Dialect::Chat => chat::encode_response(response),
+            Dialect::Responses => responses::encode_response(response),
+            Dialect::Anthropic => anthropic::encode_response(response),
+            Dialect::Gemini => gemini::encode_response(response),
+        }
+    }
+
+    pub fn usage_in(self, body: &[u8]) -> Result<Option<Usage>, serde_json::Error> {
+        match self {
+            Dialect::Chat => chat::usage_in(body),
+            Dialect::Responses => responses::usage_in(body),
+            Dialect::Anthropic => anthropic::usage_in(body),
+            Dialect::Gemini => gemini::usage_in(body),
+        }
+    }
+
+    pub fn reader(self) -> Box<dyn StreamReader> {
+        match self {
+            Dialect::Chat => Box::<chat::Reader>::default(),
+            Dialect::Responses => Box::<responses::Reader>::default(),
+            Dialect::Anthropic => Box::<anthropic::Reader>::default(),
+            Dialect::Gemini => Box::<gemini::Reader>::default(),
+        }
+    }
+
+    pub fn writer(self, start: StreamStart) -> Box<dyn StreamWriter> {
+        match self {
+            Dialect::Chat => Box::new(chat::Writer::new(start)),
+            Dialect::Responses => Box::new(responses::Writer::new(start)),
+            Dialect::Anthropic => Box::new(anthropic::Writer::new(start)),
+            Dialect::Gemini => Box::new(gemini::Writer::new(start)),
+        }
+    }
+}
 
 /// What an encoder needs besides the conversation.
 #[derive(Debug, Clone, Copy)]
@@ -83,11 +193,7 @@ pub fn optional_str<'a>(body: &'a Map<String, Value>, name: &str, path: &str) ->
 }
 
 /// An array field (empty when absent).
-pub fn optional_array<'a>(
-    body: &'a Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<&'a [Value], GatewayError> {
+pub fn optional_array<'a>(body: &'a Map<String, Value>, name: &str, path: &str) -> Result<&'a [Value], GatewayError> {
     match field(body, name) {
         None => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),

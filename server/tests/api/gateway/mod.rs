@@ -4,6 +4,7 @@
 mod billing;
 mod channel_test;
 mod contract;
+mod dialects;
 mod ip_allowlist;
 mod malformed;
 mod mock_upstream;
