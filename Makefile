@@ -16,9 +16,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # LTO with opt-level "z" plus gzip/brotli on the wire keep the download small.
 APT_PACKAGES_WASM := rustc-web cargo-web rust-web-src lld
 DATA_DIR ?= ./data
-# Python tools (the OpenAI SDK test) live in a venv outside the clone, reused between runs.
+# Python tools (the SDK tests) live in a venv outside the clone, reused between runs.
 VENV ?= $(HOME)/.cache/tollgate/venv
 SDK_REQUIREMENTS := server/tests/sdk/requirements.txt
+# The coding CLIs the SDK tests drive (Codex CLI, Claude Code), pinned by the lock in
+# server/tests/sdk/clients, installed outside the clone like the venv.
+CLIENTS_DIR ?= $(HOME)/.cache/tollgate/clients
+CLIENTS_LOCK := server/tests/sdk/clients/package-lock.json
 LISTEN ?= 127.0.0.1:8080
 
 .PHONY: help deps build site run test lint unit-and-integration sdk e2e bench bench-control clean
@@ -65,6 +69,11 @@ deps:
 	  echo "installing the Python test tools"; \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet -r $(SDK_REQUIREMENTS) && cp $(SDK_REQUIREMENTS) $(VENV)/requirements.txt; \
 	fi
+	@if ! cmp -s $(CLIENTS_LOCK) $(CLIENTS_DIR)/package-lock.json || [ ! -x $(CLIENTS_DIR)/node_modules/.bin/codex ] || [ ! -x $(CLIENTS_DIR)/node_modules/.bin/claude ]; then \
+	  echo "installing the coding CLIs for the SDK tests"; \
+	  mkdir -p $(CLIENTS_DIR) && cp server/tests/sdk/clients/package.json $(CLIENTS_LOCK) $(CLIENTS_DIR)/ \
+	    && npm ci --prefix $(CLIENTS_DIR) --no-audit --no-fund --loglevel=error; \
+	fi
 	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # ---------------------------------------------------------------- building
@@ -95,7 +104,7 @@ unit-and-integration:
 
 sdk:
 	cargo build -p server
-	TOLLGATE_BIN=$(CARGO_TARGET_DIR)/debug/tollgate $(VENV)/bin/pytest -q server/tests/sdk
+	TOLLGATE_BIN=$(CARGO_TARGET_DIR)/debug/tollgate TOLLGATE_CLIENTS=$(CLIENTS_DIR) $(VENV)/bin/pytest -q server/tests/sdk
 
 e2e: site
 	cargo build -p server

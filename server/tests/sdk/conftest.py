@@ -1,12 +1,17 @@
-"""Starts the real `tollgate` binary on a fresh SQLite database for the SDK tests."""
+"""Starts the real `tollgate` binary on a fresh SQLite database for the SDK tests, and the
+scripted mock provider (mock_upstream.py) with one channel and model per protocol on it."""
 
+import math
 import os
 import subprocess
 import tempfile
+import threading
 import time
 
 import httpx
 import pytest
+
+from mock_upstream import CREDENTIALS, NEUTRAL_USAGE, MockUpstream
 
 ADMIN_EMAIL = "admin@tollgate.local"
 ADMIN_PASSWORD = "sdk tests admin password"
@@ -29,6 +34,25 @@ class Tollgate:
             assert time.time() < deadline, "the gateway never learned the key"
             time.sleep(0.02)
         return secret
+
+    def usage(self, request_id: str) -> dict:
+        """The usage row of a request; rows are written in batches, so wait for it."""
+        deadline = time.time() + 5
+        while True:
+            found = self.admin.get(f"/api/v1/usage/{request_id}")
+            if found.status_code == 200:
+                return found.json()
+            assert time.time() < deadline, f"no usage row for {request_id}: {found.status_code} {found.text}"
+            time.sleep(0.05)
+
+    def wait_for_model(self, code: str, key: str):
+        deadline = time.time() + 5
+        while True:
+            listed = httpx.get(f"{self.base}/v1/models", headers={"authorization": f"Bearer {key}"})
+            if listed.status_code == 200 and code in [m["id"] for m in listed.json()["data"]]:
+                return
+            assert time.time() < deadline, f"the gateway never served {code}: {listed.status_code} {listed.text}"
+            time.sleep(0.05)
 
     def poor_key(self) -> str:
         me = self.admin.get("/api/v1/me").json()
@@ -63,3 +87,75 @@ def tollgate():
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+# Prices (micro-units per million tokens) with every term distinct, so a cost computed
+# from the wrong token class shows.
+PRICES = {"input_price": 1_000_000, "output_price": 2_000_000,
+          "cache_read_price": 100_000, "cache_write_price": 1_250_000}
+
+
+def cost(row_tokens: dict) -> int:
+    """The contract's cost of a usage, rounded up to a whole micro-unit."""
+    return math.ceil((row_tokens["prompt"] * PRICES["input_price"]
+                      + row_tokens["cache_read"] * PRICES["cache_read_price"]
+                      + row_tokens["cache_write"] * PRICES["cache_write_price"]
+                      + row_tokens["completion"] * PRICES["output_price"]) / 1_000_000)
+
+
+def expected_row(protocol: str) -> dict:
+    """The usage row fields a mock answer on a `protocol` channel must produce."""
+    tokens = NEUTRAL_USAGE[protocol]
+    return {"prompt_tokens": tokens["prompt"], "cache_read_tokens": tokens["cache_read"],
+            "cache_write_tokens": tokens["cache_write"], "completion_tokens": tokens["completion"],
+            "reasoning_tokens": tokens["reasoning"], "cost": cost(tokens)}
+
+
+class Upstreams:
+    """One channel per protocol pointing at the mock, each behind its own model
+    `mock-<protocol>` (upstream name `up-<protocol>`, so renaming shows), made on first use."""
+
+    def __init__(self, tollgate: Tollgate, mock: MockUpstream):
+        self.tollgate, self.mock = tollgate, mock
+        self.channels: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._key = tollgate.key()
+
+    def model(self, protocol: str) -> str:
+        code = f"mock-{protocol}"
+        with self._lock:
+            if protocol not in self.channels:
+                self.channels[protocol] = self._create(protocol, code)
+        return code
+
+    def _create(self, protocol: str, code: str) -> str:
+        admin = self.tollgate.admin
+        channel = admin.post("/api/v1/channels", json={
+            "name": f"mock {protocol}", "protocol": protocol, "base_url": self.mock.channel_base_url(protocol),
+            "credential": CREDENTIALS[protocol], "models": [], "priority": 0, "weight": 1, "enabled": True})
+        assert channel.status_code in (200, 201), channel.text
+        channel_id = channel.json()["id"]
+        model = admin.post("/api/v1/models", json={
+            "code": code, "name": f"Mock {protocol}", **PRICES, "context_window": 200_000,
+            "default_max_tokens": 4096, "channels": [{"channel_id": channel_id, "upstream_model": f"up-{protocol}"}]})
+        assert model.status_code in (200, 201), model.text
+        self.tollgate.wait_for_model(code, self._key)
+        return channel_id
+
+
+@pytest.fixture(scope="session")
+def mock():
+    upstream = MockUpstream().start()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="session")
+def upstreams(tollgate, mock):
+    return Upstreams(tollgate, mock)
+
+
+@pytest.fixture(scope="session")
+def api_key(tollgate):
+    """One key for the dialect and CLI tests: no limits, every model."""
+    return tollgate.key()
