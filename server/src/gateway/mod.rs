@@ -241,6 +241,8 @@ struct Admitted {
     model: Arc<CatalogModel>,
     slot: Slot,
     served: Served,
+    /// Tool offers the translation left out, for `x-tollgate-omitted-tools`.
+    omitted: Vec<String>,
 }
 
 async fn run_pipeline(
@@ -279,7 +281,8 @@ async fn run_pipeline(
     let endpoint = if embedding { Endpoint::Embeddings } else { Endpoint::Generate { stream: request.stream } };
     let call = Call::new(flight.dialect(), endpoint, &parts.headers);
     let served = upstream::serve(gateway, flight, &request, &call, &model, plan).await?;
-    Ok(Admitted { request, model, slot, served })
+    let omitted = call.omitted().to_vec();
+    Ok(Admitted { request, model, slot, served, omitted })
 }
 
 async fn complete(
@@ -297,7 +300,7 @@ async fn complete(
         Ok(admitted) => admitted,
         Err(error) => return flight.reject(&error),
     };
-    let Admitted { request, model, slot, served } = admitted;
+    let Admitted { request, model, slot, served, omitted } = admitted;
     flight.served_by(&served.channel_id, served.protocol, served.upstream_latency_ms);
     let mut response = match served.answer {
         Answer::Whole { body, usage } => {
@@ -324,9 +327,18 @@ async fn complete(
                 .into_sse()
         }
     };
-    response.headers_mut().extend(served.relayed);
+    let headers = response.headers_mut();
+    headers.extend(served.relayed);
+    if let Ok(value) = HeaderValue::try_from(omitted.join(", ")) {
+        if !omitted.is_empty() {
+            headers.insert(OMITTED_TOOLS_HEADER, value);
+        }
+    }
     response
 }
+
+/// Names the tool offers a translated request left out (api-contract.md: never silently).
+const OMITTED_TOOLS_HEADER: &str = "x-tollgate-omitted-tools";
 
 /// The prompt count a stream announces before its upstream reports one: only Anthropic's
 /// `message_start` carries it, and a translated stream must not say zero there.

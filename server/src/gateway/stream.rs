@@ -51,6 +51,11 @@ impl Tally {
         }
     }
 
+    /// The upstream said how it finished and what it used: nothing that follows counts.
+    fn ended(&self) -> bool {
+        self.finish.is_some() && self.reported.completion_tokens.is_some()
+    }
+
     /// A fragment is at least a token, a word is one, and so are four characters.
     fn deliver(&mut self, fragment: &str) {
         self.delivered.push_str(fragment);
@@ -90,6 +95,14 @@ impl Tally {
     }
 }
 
+/// Charges `usage` and logs the flight, once.
+fn land(flight: &mut Option<Flight>, usage: Usage) {
+    if let Some(mut flight) = flight.take() {
+        flight.set_usage(usage);
+        flight.land(200);
+    }
+}
+
 /// A chunk that only reports usage: the one the gateway asked an OpenAI upstream for.
 fn is_usage_only(events: &[StreamEvent]) -> bool {
     matches!(events, [StreamEvent::Usage(_)])
@@ -103,7 +116,7 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn body(self, source: Source, mut flight: Flight, slot: Slot) -> Body {
+    pub fn body(self, source: Source, flight: Flight, slot: Slot) -> Body {
         let client_wants_usage = self.start.include_usage;
         let mut tally = Tally {
             reported: UsageReport::default(),
@@ -116,6 +129,9 @@ impl Relay {
         };
         let client = self.client;
         let mut writer = client.writer(self.start);
+        // The flight lands before the last bytes go out: a client that hangs up as soon
+        // as it has read the end (`[DONE]`, `message_stop`) was answered, not gone.
+        let mut flight = Some(flight);
         let stream = async_stream::stream! {
             let _slot = slot;
             match source {
@@ -128,6 +144,7 @@ impl Relay {
                     }
                     let usage = tally.settled();
                     writer.finish(tally.finish.unwrap_or(Finish::Stop), &usage, &mut out);
+                    land(&mut flight, usage);
                     yield Ok::<Bytes, std::io::Error>(out.freeze());
                 }
                 Source::Upstream { response, channel } => {
@@ -162,13 +179,19 @@ impl Relay {
                                 }
                             }
                         }
-                        flight.set_usage(tally.running());
+                        if passthrough && tally.ended() {
+                            land(&mut flight, tally.settled());
+                        } else if let Some(flight) = flight.as_mut() {
+                            flight.set_usage(tally.running());
+                        }
                         if !out.is_empty() {
                             yield Ok(out.split().freeze());
                         }
                     }
                     if interrupted {
-                        flight.interrupted();
+                        if let Some(flight) = flight.as_mut() {
+                            flight.interrupted();
+                        }
                         if !passthrough {
                             let cut = StreamEvent::Error {
                                 kind: "upstream_stream_interrupted".into(),
@@ -180,13 +203,12 @@ impl Relay {
                         let usage = tally.settled();
                         writer.finish(tally.finish.unwrap_or(Finish::Stop), &usage, &mut out);
                     }
+                    land(&mut flight, tally.settled());
                     if !out.is_empty() {
                         yield Ok(out.freeze());
                     }
                 }
             }
-            flight.set_usage(tally.settled());
-            flight.land(200);
         };
         Body::from_stream(stream)
     }

@@ -66,6 +66,16 @@ impl<'a> Call<'a> {
     }
 }
 
+impl Call<'_> {
+    /// The tool offers a translation left out (none when the request passed through).
+    pub fn omitted(&self) -> &[String] {
+        match self.conversation.get() {
+            Some(Ok(conversation)) => &conversation.omitted,
+            _ => &[],
+        }
+    }
+}
+
 enum Failure {
     /// Try the next channel.
     Retry { timed_out: bool },

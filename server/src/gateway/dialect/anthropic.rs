@@ -48,9 +48,10 @@ const ANTHROPIC_ONLY_BLOCKS: &[&str] = &[
 pub fn decode_request(body: &Map<String, Value>) -> Result<Request, GatewayError> {
     refuse_anthropic_only(body)?;
     let (tool_choice, parallel_tool_calls) = decode_tool_choice(body)?;
+    let (instructions, messages) = decode_messages(body)?;
     let request = Request {
-        system: decode_system(body)?,
-        messages: decode_messages(body)?,
+        system: [decode_system(body)?, instructions].concat(),
+        messages,
         tools: decode_tools(body)?,
         tool_choice,
         parallel_tool_calls,
@@ -60,6 +61,7 @@ pub fn decode_request(body: &Map<String, Value>) -> Result<Request, GatewayError
         top_p: optional_f64(body, "top_p", "top_p")?,
         reasoning: decode_thinking(body)?,
         stream: optional_bool(body, "stream", "stream")?.unwrap_or(false),
+        omitted: Vec::new(),
     };
     request.check()?;
     Ok(request)
@@ -105,19 +107,35 @@ fn decode_system_block(value: &Value, path: &str) -> Result<String, GatewayError
     }
 }
 
-fn decode_messages(body: &Map<String, Value>) -> Result<Vec<Message>, GatewayError> {
+/// The turns, and the texts of `system` messages among them: Claude Code sends its
+/// environment that way (a beta of mid-conversation instructions). The hub has one place
+/// for instructions, so they join the system prompt, in order.
+fn decode_messages(body: &Map<String, Value>) -> Result<(Vec<String>, Vec<Message>), GatewayError> {
     let messages = field(body, "messages").ok_or_else(|| GatewayError::MissingField("messages".into()))?;
     let messages = messages.as_array().ok_or_else(|| invalid_type("messages", "an array"))?;
-    messages.iter().enumerate().map(|(i, message)| decode_message(message, &format!("messages[{i}]"))).collect()
+    let (mut instructions, mut turns) = (Vec::new(), Vec::new());
+    for (i, message) in messages.iter().enumerate() {
+        let path = format!("messages[{i}]");
+        match decode_message(message, &path)? {
+            (false, message) => turns.push(message),
+            (true, message) => instructions.extend(message.parts.iter().map(|part| match part {
+                Part::Text(text) => Ok(text.clone()),
+                _ => Err(invalid_value(format!("{path}.content"), "a system message holds text only".into())),
+            })),
+        }
+    }
+    Ok((instructions.into_iter().collect::<Result<_, _>>()?, turns))
 }
 
-fn decode_message(value: &Value, path: &str) -> Result<Message, GatewayError> {
+/// One message, and whether it is a `system` one.
+fn decode_message(value: &Value, path: &str) -> Result<(bool, Message), GatewayError> {
     let message = object(value, path)?;
-    let role = match required_str(message, "role", path)? {
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
+    let (system, role) = match required_str(message, "role", path)? {
+        "user" => (false, Role::User),
+        "assistant" => (false, Role::Assistant),
+        "system" => (true, Role::User),
         other => {
-            let reason = format!("`{other}` is not a message role: user or assistant (the system prompt is `system`)");
+            let reason = format!("`{other}` is not a message role: user, assistant or system");
             return Err(invalid_value(format!("{path}.role"), reason));
         }
     };
@@ -128,7 +146,7 @@ fn decode_message(value: &Value, path: &str) -> Result<Message, GatewayError> {
         Some(Value::Array(blocks)) => decode_blocks(blocks, &path)?,
         Some(_) => return Err(invalid_type(&path, "a string or a list of content blocks")),
     };
-    Ok(Message { role, parts })
+    Ok((system, Message { role, parts }))
 }
 
 fn decode_blocks(blocks: &[Value], path: &str) -> Result<Vec<Part>, GatewayError> {
@@ -1020,6 +1038,18 @@ mod tests {
     }
 
     #[test]
+    fn system_messages_among_the_turns_join_the_system_prompt() {
+        let body = json!({"model": "m", "system": "Be brief.", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "# Environment"}]},
+            {"role": "user", "content": "again"},
+        ]});
+        let request = decode_request(body.as_object().unwrap()).unwrap();
+        assert_eq!(request.system, ["Be brief.", "# Environment"]);
+        assert_eq!(request.messages.len(), 2);
+    }
+
+    #[test]
     fn decodes_a_claude_code_request() {
         let request = decode(json!({
             "model": "claude-sonnet-4-5", "max_tokens": 32000, "stream": true,
@@ -1100,6 +1130,7 @@ mod tests {
             top_p: Some(0.95),
             reasoning: Some(Reasoning { effort: None, budget_tokens: Some(10000) }),
             stream: true,
+            omitted: Vec::new(),
         };
         assert_eq!(request, expected);
     }
@@ -1132,7 +1163,12 @@ mod tests {
         };
         let message = |content: Value| json!({"messages": [{"role": "user", "content": content}]});
         let cases = [
-            (json!({"messages": [{"role": "system", "content": "hi"}]}), "invalid_value", "messages[0].role"),
+            (json!({"messages": [{"role": "tool", "content": "hi"}]}), "invalid_value", "messages[0].role"),
+            (
+                json!({"messages": [{"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "u"}}]}]}),
+                "invalid_value",
+                "messages[0].content",
+            ),
             (message(json!(5)), "invalid_type", "messages[0].content"),
             (
                 message(json!([{"type": "text", "text": "a"}, {"type": "video"}])),
@@ -1233,6 +1269,7 @@ mod tests {
             top_p: None,
             reasoning: Some(Reasoning { effort: Some("high".into()), budget_tokens: None }),
             stream: true,
+            omitted: Vec::new(),
         }
     }
 

@@ -883,6 +883,7 @@ mod tests {
             top_p: Some(0.9),
             reasoning: Some(Reasoning { effort: Some("high".into()), budget_tokens: None }),
             stream: true,
+            omitted: Vec::new(),
         };
         assert_eq!(request, expected);
     }

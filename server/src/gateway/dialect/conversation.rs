@@ -26,6 +26,10 @@ pub struct Request {
     pub top_p: Option<f64>,
     pub reasoning: Option<Reasoning>,
     pub stream: bool,
+    /// Offers of tools the client's own provider runs (OpenAI's hosted web search...) that
+    /// no other provider can take up: left out of a translated request and named to the
+    /// client in `x-tollgate-omitted-tools`, by their path in the request.
+    pub omitted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,7 @@ const FUNCTIONS: &str = "functionDeclarations";
 // Requests from clients
 
 pub fn decode_request(body: &Map<String, Value>) -> Result<Request, GatewayError> {
+    let body = &camel_case_fields(body);
     if field(body, "cachedContent").is_some() {
         return Err(untranslatable("cachedContent", "it names a context cache stored at Google"));
     }
@@ -45,6 +46,52 @@ pub fn decode_request(body: &Map<String, Value>) -> Result<Request, GatewayError
     }
     request.check()?;
     Ok(request)
+}
+
+/// The body with Google's field names in camelCase. Gemini's JSON accepts snake_case too
+/// (`parameters_json_schema`, as google-genai sends it), so both are read; the values
+/// of payload fields (schemas, arguments, tool responses) belong to the caller and keep
+/// their keys.
+fn camel_case_fields(body: &Map<String, Value>) -> Map<String, Value> {
+    const PAYLOADS: &[&str] = &[
+        "args",
+        "response",
+        "parameters",
+        "parametersJsonSchema",
+        "responseSchema",
+        "responseJsonSchema",
+        "labels",
+        "metadata",
+    ];
+    fn camel(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut upper = false;
+        for c in name.chars() {
+            match c {
+                '_' => upper = true,
+                c if upper => {
+                    out.extend(c.to_uppercase());
+                    upper = false;
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    fn walk(value: &Value) -> Value {
+        match value {
+            Value::Object(fields) => Value::Object(camel_case_fields(fields)),
+            Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
+            other => other.clone(),
+        }
+    }
+    body.iter()
+        .map(|(name, value)| {
+            let name = if name.contains('_') { camel(name) } else { name.clone() };
+            let value = if PAYLOADS.contains(&name.as_str()) { value.clone() } else { walk(value) };
+            (name, value)
+        })
+        .collect()
 }
 
 fn system_instruction(body: &Map<String, Value>) -> Result<Vec<String>, GatewayError> {
@@ -1060,6 +1107,21 @@ mod tests {
     }
 
     #[test]
+    fn snake_case_field_names_are_read_but_payload_keys_are_kept() {
+        let body = json!({
+            "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "system_instruction": {"parts": [{"text": "be brief"}]},
+            "tools": [{"function_declarations": [{"name": "shell",
+                "parameters_json_schema": {"type": "object", "properties": {"max_lines": {"type": "integer"}}}}]}],
+            "generation_config": {"max_output_tokens": 9},
+        });
+        let request = decode_request(body.as_object().unwrap()).unwrap();
+        assert_eq!(request.system, ["be brief"]);
+        assert_eq!(request.max_tokens, Some(9));
+        assert_eq!(request.tools[0].parameters["properties"]["max_lines"]["type"], "integer");
+    }
+
+    #[test]
     fn bad_and_untranslatable_requests_name_the_field() {
         let cases = [
             (
@@ -1196,6 +1258,7 @@ mod tests {
             top_p: Some(0.9),
             reasoning: Some(Reasoning { effort: Some("low".into()), budget_tokens: None }),
             stream: true,
+            omitted: Vec::new(),
         };
         let body = encode_request(&request, &Outgoing { model: "gemini-2.5-pro", default_max_tokens: 4096 }).unwrap();
         assert_eq!(

@@ -24,12 +24,10 @@ use serde_json::{json, Map, Value};
 
 pub fn decode_request(body: &Map<String, Value>) -> Result<Request, GatewayError> {
     refuse_untranslatable(body)?;
+    let (tools, omitted) = decode_tools(body)?;
     let mut request = Request {
-        tools: optional_array(body, "tools", "tools")?
-            .iter()
-            .enumerate()
-            .map(|(index, tool)| decode_tool(tool, &format!("tools[{index}]")))
-            .collect::<Result<_, _>>()?,
+        tools,
+        omitted,
         tool_choice: decode_tool_choice(body)?,
         parallel_tool_calls: optional_bool(body, "parallel_tool_calls", "parallel_tool_calls")?,
         max_tokens: optional_u64(body, "max_output_tokens", "max_output_tokens")?,
@@ -215,10 +213,42 @@ fn reasoning_summary(item: &Map<String, Value>, path: &str) -> Result<String, Ga
     Ok(texts.join("\n\n"))
 }
 
+/// Tools OpenAI runs itself: an offer another provider cannot take up, so a translated
+/// request leaves it out (and says so), where refusing it would refuse every Codex request.
+const HOSTED_TOOLS: &[&str] = &[
+    "web_search",
+    "web_search_preview",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer_use_preview",
+];
+
+/// The function tools (a `namespace` groups some: they are offered one by one), and the
+/// paths of the hosted tools left out.
+fn decode_tools(body: &Map<String, Value>) -> Result<(Vec<Tool>, Vec<String>), GatewayError> {
+    let (mut tools, mut omitted) = (Vec::new(), Vec::new());
+    for (index, value) in optional_array(body, "tools", "tools")?.iter().enumerate() {
+        let path = format!("tools[{index}]");
+        let tool = object(value, &path)?;
+        match tool.get("type").and_then(Value::as_str) {
+            Some("namespace") => {
+                let inner_path = format!("{path}.tools");
+                for (inner, value) in optional_array(tool, "tools", &inner_path)?.iter().enumerate() {
+                    tools.push(decode_tool(value, &format!("{inner_path}[{inner}]"))?);
+                }
+            }
+            Some(kind) if HOSTED_TOOLS.contains(&kind) => omitted.push(format!("{path} ({kind})")),
+            _ => tools.push(decode_tool(value, &path)?),
+        }
+    }
+    Ok((tools, omitted))
+}
+
 fn decode_tool(value: &Value, path: &str) -> Result<Tool, GatewayError> {
     let tool = object(value, path)?;
     if tool.get("type").and_then(Value::as_str) != Some("function") {
-        return Err(untranslatable(path, "only function tools are translated"));
+        return Err(untranslatable(path, "only function tools (and OpenAI's hosted tools, left out) are translated"));
     }
     Ok(Tool {
         name: required_str(tool, "name", &format!("{path}.name"))?.to_owned(),
@@ -1013,6 +1043,22 @@ mod tests {
     }
 
     #[test]
+    fn namespaced_tools_are_offered_one_by_one_and_hosted_tools_left_out() {
+        let body = json!({"model": "m", "input": "hi", "tools": [
+            {"type": "function", "name": "shell", "parameters": {"type": "object"}},
+            {"type": "namespace", "name": "agents", "tools": [{"type": "function", "name": "close_agent"}]},
+            {"type": "web_search", "external_web_access": true},
+        ]});
+        let request = decode_request(body.as_object().unwrap()).unwrap();
+        let names: Vec<&str> = request.tools.iter().map(|tool| tool.name.as_str()).collect();
+        assert_eq!(names, ["shell", "close_agent"]);
+        assert_eq!(request.omitted, ["tools[2] (web_search)"]);
+        let custom = json!({"model": "m", "input": "hi", "tools": [{"type": "custom", "name": "apply_patch"}]});
+        let error = decode_request(custom.as_object().unwrap()).unwrap_err();
+        assert_eq!((error.code(), error.param()), (Some("untranslatable_feature"), Some("tools[0]")));
+    }
+
+    #[test]
     fn decodes_a_codex_conversation_into_turns() {
         let request = decode_request(&body(json!({
             "model": "gpt-5-codex",
@@ -1104,7 +1150,7 @@ mod tests {
                 "untranslatable_feature",
                 "text.format",
             ),
-            (json!({"input": "Hi", "tools": [{"type": "web_search"}]}), "untranslatable_feature", "tools[0]"),
+            (json!({"input": "Hi", "tools": [{"type": "local_shell"}]}), "untranslatable_feature", "tools[0]"),
             (json!({"input": "Hi", "tool_choice": {"type": "file_search"}}), "untranslatable_feature", "tool_choice"),
             (
                 input(json!({"type": "custom_tool_call", "call_id": "c", "input": "x"})),
