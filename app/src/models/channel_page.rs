@@ -149,7 +149,7 @@ fn ChannelTable(
                         view! {
                             <tr data-channel-name=channel.name.clone()>
                                 <td>{channel.name.clone()}</td>
-                                <td>{channel.protocol.label()}</td>
+                                <td title=channel.protocol.label()>{channel.protocol.as_str()}</td>
                                 <td>
                                     <code>{channel.base_url.clone()}</code>
                                 </td>
