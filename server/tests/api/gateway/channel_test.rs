@@ -142,7 +142,23 @@ async fn only_admins_test_channels(backend: Backend) {
     assert_eq!(w.upstream.received().len(), 0, "refused tests send nothing upstream");
 }
 
+/// Test works for each protocol: the request goes to that protocol's endpoint, in its shape.
+async fn a_channel_test_speaks_each_protocol(backend: Backend) {
+    let w = World::new(backend).await;
+    // (protocol, mock behaviour, a field only that protocol's request has)
+    let cases = [("openai-responses", "ok", "input"), ("anthropic", "ok", "max_tokens"), ("gemini", "ok", "contents")];
+    for (protocol, behaviour, field) in cases {
+        let channel = w.channel(protocol, protocol, behaviour, 0, 2000).await;
+        w.model(&format!("probe-{protocol}"), &[(&channel, None)]).await;
+        let test = outcome(&w, &channel).await;
+        assert_eq!((test["ok"].as_bool(), test["status"].as_i64()), (Some(true), Some(200)), "{protocol}: {test}");
+        let sent = w.upstream.received().into_iter().last().unwrap();
+        assert!(sent.body.get(field).is_some(), "{protocol}: {}", sent.body);
+    }
+}
+
 on_both_backends!(
+    a_channel_test_speaks_each_protocol,
     a_channel_test_reports_status_latency_and_upstream_request_id,
     a_failing_channel_test_reports_the_upstream_error,
     only_admins_test_channels,
