@@ -776,18 +776,7 @@ pub(super) fn effort_of(reasoning: &Reasoning) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().expect("an object").clone()
-    }
-
-    fn text(text: &str) -> Part {
-        Part::Text(text.into())
-    }
-
-    fn call(id: &str, name: &str, arguments: &str) -> Part {
-        Part::ToolCall(ToolCall { id: id.into(), name: name.into(), arguments: arguments.into() })
-    }
+    use crate::gateway::dialect::test_support::{body, call, fragment, mixed_usage, stream_of, text};
 
     fn result(id: &str, content: Vec<Part>) -> Part {
         Part::ToolResult(ToolResult { call_id: id.into(), content, is_error: false })
@@ -1102,10 +1091,6 @@ mod tests {
         json!({"id": "c", "object": "chat.completion.chunk", "choices": [choice]})
     }
 
-    fn fragment(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> StreamEvent {
-        StreamEvent::ToolCall { index, id: id.map(Into::into), name: name.map(Into::into), arguments: arguments.into() }
-    }
-
     #[test]
     fn reads_a_stream_of_text_reasoning_tool_calls_and_usage() {
         let first_call =
@@ -1164,10 +1149,7 @@ mod tests {
 
     #[test]
     fn writes_text_reasoning_and_interleaved_tool_calls_as_chunks() {
-        let mut writer = writer(true);
-        let mut out = BytesMut::new();
-        writer.start(&mut out);
-        for event in [
+        let events = [
             StreamEvent::Reasoning("Hmm.".into()),
             StreamEvent::Text("Checking.".into()),
             fragment(3, Some("toolu_a"), Some("weather"), ""),
@@ -1175,18 +1157,8 @@ mod tests {
             fragment(3, None, None, "{\"city\":\"Oslo\"}"),
             fragment(7, None, None, "}"),
             StreamEvent::Finish(Finish::ToolCalls),
-        ] {
-            writer.write(&event, &mut out);
-        }
-        let usage = Usage {
-            prompt_tokens: 5,
-            cache_read_tokens: 20,
-            completion_tokens: 8,
-            reasoning_tokens: 3,
-            ..Usage::default()
-        };
-        writer.finish(Finish::ToolCalls, &usage, &mut out);
-        let chunks = written(&out);
+        ];
+        let chunks = written(&stream_of(&mut writer(true), &events, Finish::ToolCalls, &mixed_usage()));
         let deltas: Vec<&Value> =
             chunks[..chunks.len() - 2].iter().map(|chunk| &chunk["choices"][0]["delta"]).collect();
         assert_eq!(

@@ -946,6 +946,7 @@ impl StreamWriter for Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::dialect::test_support::{call, text};
 
     fn decode(body: Value) -> Result<Request, GatewayError> {
         decode_request(body.as_object().expect("an object"))
@@ -954,14 +955,6 @@ mod tests {
     fn refusal(body: Value) -> (String, String) {
         let error = decode(body).unwrap_err();
         (error.code().unwrap_or_default().to_owned(), error.param().unwrap_or_default().to_owned())
-    }
-
-    fn text(text: &str) -> Part {
-        Part::Text(text.into())
-    }
-
-    fn call(id: &str, name: &str, arguments: &str) -> Part {
-        Part::ToolCall(ToolCall { id: id.into(), name: name.into(), arguments: arguments.into() })
     }
 
     fn result(call_id: &str, content: Vec<Part>, is_error: bool) -> Part {

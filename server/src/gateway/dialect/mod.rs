@@ -241,6 +241,49 @@ pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
     Some((media_type, data))
 }
 
+/// What the codecs' tests share.
+#[cfg(test)]
+pub mod test_support {
+    use super::conversation::{Finish, Part, StreamEvent, ToolCall, Usage};
+    use super::StreamWriter;
+    use bytes::BytesMut;
+    use serde_json::{Map, Value};
+
+    /// A JSON body as the codecs take it.
+    pub fn body(value: Value) -> Map<String, Value> {
+        value.as_object().expect("an object").clone()
+    }
+
+    pub fn text(text: &str) -> Part {
+        Part::Text(text.into())
+    }
+
+    pub fn call(id: &str, name: &str, arguments: &str) -> Part {
+        Part::ToolCall(ToolCall { id: id.into(), name: name.into(), arguments: arguments.into() })
+    }
+
+    /// A tool call fragment: the first of a call names it, later ones carry more arguments.
+    pub fn fragment(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> StreamEvent {
+        StreamEvent::ToolCall { index, id: id.map(Into::into), name: name.map(Into::into), arguments: arguments.into() }
+    }
+
+    /// Usage with uncached, cached, completion and reasoning tokens.
+    pub fn mixed_usage() -> Usage {
+        Usage { prompt_tokens: 5, cache_read_tokens: 20, completion_tokens: 8, reasoning_tokens: 3, ..Usage::default() }
+    }
+
+    /// The whole stream a writer makes of `events`, ended with `finish` and `usage`.
+    pub fn stream_of(writer: &mut dyn StreamWriter, events: &[StreamEvent], finish: Finish, usage: &Usage) -> BytesMut {
+        let mut out = BytesMut::new();
+        writer.start(&mut out);
+        for event in events {
+            writer.write(event, &mut out);
+        }
+        writer.finish(finish, usage, &mut out);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

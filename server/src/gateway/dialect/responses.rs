@@ -1005,18 +1005,7 @@ impl StreamWriter for Writer {
 mod tests {
     use super::*;
     use crate::gateway::dialect::conversation::Image;
-
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().expect("an object").clone()
-    }
-
-    fn text(text: &str) -> Part {
-        Part::Text(text.into())
-    }
-
-    fn call(id: &str, name: &str, arguments: &str) -> Part {
-        Part::ToolCall(ToolCall { id: id.into(), name: name.into(), arguments: arguments.into() })
-    }
+    use crate::gateway::dialect::test_support::{body, call, fragment, mixed_usage, stream_of, text};
 
     fn result(id: &str, content: Vec<Part>) -> Part {
         Part::ToolResult(ToolResult { call_id: id.into(), content, is_error: false })
@@ -1346,10 +1335,6 @@ mod tests {
         out
     }
 
-    fn fragment(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> StreamEvent {
-        StreamEvent::ToolCall { index, id: id.map(Into::into), name: name.map(Into::into), arguments: arguments.into() }
-    }
-
     /// A `shell` function call item as Responses writes it.
     fn call_item(id: &str, status: &str, call_id: &str, arguments: &str) -> Value {
         json!({
@@ -1479,10 +1464,7 @@ mod tests {
 
     #[test]
     fn writes_items_for_reasoning_text_and_interleaved_calls() {
-        let mut writer = writer();
-        let mut out = BytesMut::new();
-        writer.start(&mut out);
-        for event in [
+        let stream = [
             StreamEvent::Reasoning("Plan.".into()),
             StreamEvent::Text("Run".into()),
             StreamEvent::Text("ning.".into()),
@@ -1491,18 +1473,8 @@ mod tests {
             fragment(0, None, None, "{}"),
             fragment(1, None, None, "}"),
             StreamEvent::Finish(Finish::ToolCalls),
-        ] {
-            writer.write(&event, &mut out);
-        }
-        let usage = Usage {
-            prompt_tokens: 5,
-            cache_read_tokens: 20,
-            completion_tokens: 8,
-            reasoning_tokens: 3,
-            ..Usage::default()
-        };
-        writer.finish(Finish::ToolCalls, &usage, &mut out);
-        let events = written(&out);
+        ];
+        let events = written(&stream_of(&mut writer(), &stream, Finish::ToolCalls, &mixed_usage()));
         let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(
             names,
