@@ -40,6 +40,8 @@ pub struct Channel {
     pub weight: i64,
     pub enabled: bool,
     pub timeout: Duration,
+    /// Kept to take it out of anything the upstream says (it may quote the key it got).
+    pub credential: Option<SecretString>,
 }
 
 pub struct ChannelCall {
@@ -61,6 +63,7 @@ impl Channel {
             weight: view.weight,
             enabled: view.enabled,
             timeout: Duration::from_millis(view.timeout_ms.max(1) as u64),
+            credential,
         }
     }
 }

@@ -36,6 +36,24 @@ impl Charge {
     }
 }
 
+/// The longest route, model name and error message a usage row stores (api-contract.md):
+/// a client can send a path or a model name of any length, and must not grow the log by it.
+pub const MAX_STORED_ROUTE: usize = 256;
+pub const MAX_STORED_MODEL: usize = 128;
+pub const MAX_STORED_MESSAGE: usize = 1024;
+
+/// `text` cut to at most `limit` bytes, on a character boundary, marked when cut.
+pub fn truncated(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
 pub const CLIENT_CLOSED: &str = "client_closed";
 /// nginx's code for "client closed the connection": the answer was never delivered.
 const CLIENT_CLOSED_STATUS: i64 = 499;
@@ -61,7 +79,7 @@ impl Flight {
             request_id: app::request_id::current().unwrap_or_else(app::request_id::generate),
             client_request_id,
             created_at: app::clock::now_ms(),
-            route: route.to_owned(),
+            route: truncated(route, MAX_STORED_ROUTE),
             client_ip: Some(client_ip),
             ..UsageRecord::default()
         };
@@ -83,7 +101,7 @@ impl Flight {
     }
 
     pub fn set_model(&mut self, code: &str) {
-        self.record.model = Some(code.to_owned());
+        self.record.model = Some(truncated(code, MAX_STORED_MODEL));
     }
 
     pub fn set_stream(&mut self, stream: bool) {
@@ -148,7 +166,7 @@ impl Flight {
         self.record.status = i64::from(error.status());
         self.record.error_code = error.code().map(str::to_owned);
         self.record.error_layer = Some(error.layer().as_str().to_owned());
-        self.record.error_message = Some(error.to_string());
+        self.record.error_message = Some(truncated(&error.to_string(), MAX_STORED_MESSAGE));
         let response = error.render(self.dialect, &self.record.request_id);
         self.finish();
         response

@@ -36,21 +36,39 @@ pub async fn render() -> String {
     handle().render()
 }
 
+/// A label for what the client sent must come from a bounded set, or every new path or
+/// model name a stranger sends is a new time series kept for ever.
+const UNKNOWN: &str = "unknown";
+
+fn route_label(record: &UsageRecord) -> String {
+    match record.error_code.as_deref() {
+        Some("unknown_route" | "method_not_allowed") => UNKNOWN.to_owned(),
+        _ => record.route.clone(),
+    }
+}
+
+fn model_label(record: &UsageRecord) -> String {
+    match record.error_code.as_deref() {
+        Some("model_not_found") => UNKNOWN.to_owned(),
+        _ => record.model.clone().unwrap_or_default(),
+    }
+}
+
 pub fn request_finished(record: &UsageRecord) {
+    let route = route_label(record);
     let labels = [
-        ("route", record.route.clone()),
+        ("route", route.clone()),
         ("status", record.status.to_string()),
         ("code", record.error_code.clone().unwrap_or_default()),
-        ("model", record.model.clone().unwrap_or_default()),
+        ("model", model_label(record)),
     ];
     metrics::counter!("tollgate_requests_total", &labels).increment(1);
     let total = record.latency_ms as f64 / 1000.0;
-    metrics::histogram!("tollgate_request_duration_seconds", "route" => record.route.clone()).record(total);
+    metrics::histogram!("tollgate_request_duration_seconds", "route" => route.clone()).record(total);
     if let Some(upstream_ms) = record.upstream_latency_ms {
         let upstream = upstream_ms as f64 / 1000.0;
-        metrics::histogram!("tollgate_upstream_duration_seconds", "route" => record.route.clone()).record(upstream);
-        metrics::histogram!("tollgate_gateway_overhead_seconds", "route" => record.route.clone())
-            .record((total - upstream).max(0.0));
+        metrics::histogram!("tollgate_upstream_duration_seconds", "route" => route.clone()).record(upstream);
+        metrics::histogram!("tollgate_gateway_overhead_seconds", "route" => route).record((total - upstream).max(0.0));
     }
     for attempt in &record.attempts {
         let outcome = match attempt.status {

@@ -19,6 +19,7 @@ mod identity;
 mod limits;
 pub mod metrics;
 pub mod probe;
+mod redact;
 mod request;
 mod routing;
 mod stream;
@@ -164,8 +165,10 @@ async fn gemini(
     Path(action): Path<String>,
     request: Request,
 ) -> Response {
-    let route = request.uri().path().to_owned();
+    // The route is the template, not the path: the model is in the row's own column.
+    let version = if request.uri().path().starts_with("/v1beta/") { "/v1beta" } else { "/v1" };
     let (model, method) = action.rsplit_once(':').unwrap_or((action.as_str(), ""));
+    let route = format!("{version}/models/{{model}}:{method}");
     let path_model = Some(model.to_owned());
     match method {
         "generateContent" | "streamGenerateContent" => {
@@ -178,7 +181,8 @@ async fn gemini(
             counting::count(state.0, peer.0, request, &route, envelope).await
         }
         _ => {
-            let error = GatewayError::UnknownRoute { method: Method::POST.to_string(), path: route };
+            let path = request.uri().path().to_owned();
+            let error = GatewayError::UnknownRoute { method: Method::POST.to_string(), path };
             refuse_route(state.0, peer.0, request, error).await
         }
     }

@@ -71,7 +71,7 @@ impl UpstreamProbe {
             Err(_) => Some(timed_out()),
             Ok(Err(err)) => Some(unreachable(err)),
             Ok(Ok(bytes)) if status >= 400 => {
-                Some(upstream::upstream_refusal(status, &bytes, Default::default()).to_string())
+                Some(upstream::upstream_refusal(channel, status, &bytes, Default::default()).to_string())
             }
             Ok(Ok(bytes)) => serde_json::from_slice::<Value>(&bytes)
                 .is_err()

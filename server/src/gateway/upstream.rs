@@ -8,6 +8,7 @@ use super::dialect::{Dialect, Outgoing};
 use super::echo;
 use super::error::{GatewayError, UpstreamRefusal};
 use super::flight::Flight;
+use super::redact::redact;
 use super::request::ClientRequest;
 use super::Gateway;
 use crate::http::client::{self, CallError, HttpClient};
@@ -15,6 +16,7 @@ use app::models::Protocol;
 use app::usage::Attempt;
 use axum::http::{HeaderMap, HeaderName};
 use bytes::Bytes;
+use secrecy::ExposeSecret;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
@@ -283,7 +285,7 @@ async fn attempt(
     };
     record(flight, Some(status), upstream_request_id, None);
     if status >= 400 {
-        return Err(Failure::Final(upstream_refusal(status, &bytes, relayed)));
+        return Err(Failure::Final(upstream_refusal(channel, status, &bytes, relayed)));
     }
     let answer = whole_answer(flight, call, dialect, model, bytes).map_err(Failure::Final)?;
     Ok((answer, relayed))
@@ -348,12 +350,13 @@ pub(super) fn upstream_request_id(response: &client::Response) -> Option<String>
         .map(str::to_owned)
 }
 
-/// The upstream's 4xx, keeping its status, type, code and message. OpenAI and Anthropic
-/// name a `type` (and OpenAI a `code`); Google names a `status`.
-pub(super) fn upstream_refusal(status: u16, body: &[u8], relayed: HeaderMap) -> GatewayError {
+/// The upstream's 4xx, keeping its status, type, code and message (with any credential
+/// taken out). OpenAI and Anthropic name a `type` (and OpenAI a `code`); Google a `status`.
+pub(super) fn upstream_refusal(channel: &Channel, status: u16, body: &[u8], relayed: HeaderMap) -> GatewayError {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = value.get("error").unwrap_or(&Value::Null);
-    let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_owned);
+    let credential = channel.credential.as_ref().map(ExposeSecret::expose_secret);
+    let text = |field: &str| error.get(field).and_then(Value::as_str).map(|text| redact(text, credential));
     GatewayError::Upstream(Box::new(UpstreamRefusal {
         status,
         error_type: text("type").unwrap_or_else(|| type_for_status(status).to_owned()),

@@ -249,6 +249,13 @@ async fn openai(
     match behaviour.as_str() {
         "ok" => ([("x-request-id", "up-req-42")], Json(completion("from upstream", &model))).into_response(),
         "cached" => Json(cached_completion(&model)).into_response(),
+        // Providers quote the key they were sent in their 401.
+        "quotes-key" => {
+            let sent = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let message = format!("Incorrect API key provided: {sent}. Also tried sk-other-0123456789abcdef.");
+            let error = json!({"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}});
+            (StatusCode::UNAUTHORIZED, Json(error)).into_response()
+        }
         "ok-slow" => {
             tokio::time::sleep(Duration::from_millis(1000)).await;
             Json(completion("from upstream, slowly", &model)).into_response()

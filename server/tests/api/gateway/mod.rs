@@ -5,6 +5,7 @@ mod billing;
 mod channel_test;
 mod contract;
 mod dialects;
+mod hardening;
 mod ip_allowlist;
 mod malformed;
 mod mock_upstream;
