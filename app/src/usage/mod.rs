@@ -55,6 +55,9 @@ pub struct UsageRecord {
     pub reasoning_tokens: i64,
     /// Micro-units charged.
     pub cost: i64,
+    /// Micro-units the upstream's reported usage came to beyond the request's hold: never
+    /// charged (a request costs at most what it held), recorded for the operator.
+    pub overrun: i64,
     pub client_ip: Option<String>,
     pub channel_id: Option<String>,
     pub upstream_request_id: Option<String>,

@@ -129,6 +129,16 @@ pub fn UsageDetail(detail: RequestDetail) -> impl IntoView {
                 </dd>
                 <dt>"Cost"</dt>
                 <dd>{format_credits(record.cost)} " credits"</dd>
+                {(record.overrun > 0)
+                    .then(|| {
+                        view! {
+                            <dt>"Not charged"</dt>
+                            <dd data-testid="usage-overrun">
+                                {format_credits(record.overrun)}
+                                " credits the upstream reported beyond what the request held"
+                            </dd>
+                        }
+                    })}
                 <dt>"Latency"</dt>
                 <dd>
                     {record.latency_ms} " ms"

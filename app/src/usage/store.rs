@@ -7,9 +7,9 @@ use crate::error::AppError;
 
 const COLUMNS: &str = "request_id, client_request_id, created_at, route, account_id, key_id, model, status, error_code,
     error_layer, error_message, latency_ms, upstream_latency_ms, prompt_tokens, cache_read_tokens, cache_write_tokens,
-    completion_tokens, reasoning_tokens, cost, client_ip, channel_id, upstream_request_id, attempts, stream,
+    completion_tokens, reasoning_tokens, cost, overrun, client_ip, channel_id, upstream_request_id, attempts, stream,
     client_dialect, channel_dialect";
-const COLUMN_COUNT: usize = 26;
+const COLUMN_COUNT: usize = 27;
 pub const MAX_PAGE: i64 = 200;
 
 #[derive(sqlx::FromRow)]
@@ -33,6 +33,7 @@ struct UsageRow {
     completion_tokens: i64,
     reasoning_tokens: i64,
     cost: i64,
+    overrun: i64,
     client_ip: Option<String>,
     channel_id: Option<String>,
     upstream_request_id: Option<String>,
@@ -64,6 +65,7 @@ impl From<UsageRow> for UsageRecord {
             completion_tokens: row.completion_tokens,
             reasoning_tokens: row.reasoning_tokens,
             cost: row.cost,
+            overrun: row.overrun,
             client_ip: row.client_ip,
             channel_id: row.channel_id,
             upstream_request_id: row.upstream_request_id,
@@ -105,6 +107,7 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
                 .bind(row.completion_tokens)
                 .bind(row.reasoning_tokens)
                 .bind(row.cost)
+                .bind(row.overrun)
                 .bind(&row.client_ip)
                 .bind(&row.channel_id)
                 .bind(&row.upstream_request_id)

@@ -32,16 +32,23 @@ fn last_user_text(request: &Request) -> String {
         .join("\n")
 }
 
-pub fn reply(request: &Request, id: String, model: String) -> Response {
-    let text = last_user_text(request);
+/// The reply, at most `cap` words (what the request held money for); cut there, it
+/// finishes as `Length`, as a model would.
+pub fn reply(request: &Request, cap: u64, id: String, model: String) -> Response {
+    let whole = last_user_text(request);
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let (text, finish) = match whole.split_whitespace().nth(cap) {
+        None => (whole, Finish::Stop),
+        Some(_) => (whole.split_whitespace().take(cap).collect::<Vec<_>>().join(" "), Finish::Length),
+    };
     let usage =
         Usage { prompt_tokens: request.texts().map(words).sum(), completion_tokens: words(&text), ..Usage::default() };
-    Response { id, model, parts: vec![Part::Text(text)], finish: Finish::Stop, usage: Some(usage) }
+    Response { id, model, parts: vec![Part::Text(text)], finish, usage: Some(usage) }
 }
 
 /// The reply as stream events: one word per event, then the finish and the usage.
-pub fn events(request: &Request) -> Vec<StreamEvent> {
-    let answer = reply(request, String::new(), String::new());
+pub fn events(request: &Request, cap: u64) -> Vec<StreamEvent> {
+    let answer = reply(request, cap, String::new(), String::new());
     let text = answer.text();
     let words: Vec<&str> = text.split_whitespace().collect();
     let last = words.len().saturating_sub(1);
@@ -50,7 +57,7 @@ pub fn events(request: &Request) -> Vec<StreamEvent> {
         .enumerate()
         .map(|(index, word)| StreamEvent::Text(if index == last { (*word).to_owned() } else { format!("{word} ") }))
         .collect();
-    events.push(StreamEvent::Finish(Finish::Stop));
+    events.push(StreamEvent::Finish(answer.finish));
     events.push(StreamEvent::Usage(UsageReport::whole(answer.usage.unwrap_or_default())));
     events
 }
@@ -90,10 +97,12 @@ mod tests {
             ],
             ..Request::default()
         };
-        let answer = reply(&request, "id".into(), "echo-1".into());
+        let answer = reply(&request, 16, "id".into(), "echo-1".into());
         assert_eq!(answer.text(), "say  hello world");
         assert_eq!(answer.usage.map(|u| (u.prompt_tokens, u.completion_tokens)), Some((9, 3)));
-        let texts: Vec<_> = events(&request)
+        let cut = reply(&request, 2, "id".into(), "echo-1".into());
+        assert_eq!((cut.text(), cut.finish), ("say hello".to_owned(), Finish::Length));
+        let texts: Vec<_> = events(&request, 16)
             .into_iter()
             .filter_map(|e| if let StreamEvent::Text(t) = e { Some(t) } else { None })
             .collect();
@@ -111,7 +120,7 @@ mod tests {
             ],
             ..Request::default()
         };
-        assert_eq!(reply(&request, String::new(), String::new()).text(), "done");
+        assert_eq!(reply(&request, 16, String::new(), String::new()).text(), "done");
     }
 
     #[test]

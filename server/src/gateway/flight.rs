@@ -23,16 +23,30 @@ pub struct Charge {
     pub prices: Prices,
 }
 
+/// What settling charged, and what the usage came to beyond the hold (never charged).
+struct Settled {
+    cost: i64,
+    overrun: i64,
+}
+
 impl Charge {
-    /// Charges `usage` (nothing for zero) and releases the rest of the reservation.
-    fn settle(self, request_id: &str, usage: Usage) -> i64 {
+    /// Charges `usage`, at most the hold: the hold is what the quota layer let the request
+    /// spend, so an upstream reporting more can never take a balance or a spend cap past
+    /// it. Releases the rest of the reservation.
+    fn settle(self, request_id: &str, usage: Usage) -> Settled {
         let tokens = Tokens {
             prompt: usage.prompt_tokens,
             cache_read: usage.cache_read_tokens,
             cache_write: usage.cache_write_tokens,
             completion: usage.completion_tokens,
         };
-        self.hold.settle(request_id, pricing::cost(&tokens, &self.prices))
+        let cost = pricing::cost(&tokens, &self.prices);
+        let held = self.hold.amount();
+        let overrun = (cost - held).max(0);
+        if overrun > 0 {
+            metrics::charge_overrun(overrun);
+        }
+        Settled { cost: self.hold.settle(request_id, cost.min(held)), overrun }
     }
 }
 
@@ -175,10 +189,16 @@ impl Flight {
     /// Ends the flight as answered with `status`, charging what was used.
     pub fn land(mut self, status: u16) {
         if let Some(charge) = self.charge.take() {
-            self.record.cost = charge.settle(&self.record.request_id, self.usage());
+            self.charged(charge);
         }
         self.record.status = i64::from(status);
         self.finish();
+    }
+
+    fn charged(&mut self, charge: Charge) {
+        let settled = charge.settle(&self.record.request_id, self.usage());
+        self.record.cost = settled.cost;
+        self.record.overrun = settled.overrun;
     }
 
     fn finish(&mut self) {
@@ -198,7 +218,7 @@ impl Drop for Flight {
             self.record.error_message = Some("The client closed the connection before the answer was complete.".into());
             // Charge what was delivered (never zero for tokens produced), then log.
             if let Some(charge) = self.charge.take() {
-                self.record.cost = charge.settle(&self.record.request_id, self.usage());
+                self.charged(charge);
             }
             self.finish();
         }

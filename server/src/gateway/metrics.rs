@@ -84,3 +84,9 @@ pub fn request_finished(record: &UsageRecord) {
 pub fn failover(channel_id: &str) {
     metrics::counter!("tollgate_upstream_failovers_total", "channel" => channel_id.to_owned()).increment(1);
 }
+
+/// An upstream reported more usage than the request held: the excess is not charged.
+pub fn charge_overrun(micro: i64) {
+    metrics::counter!("tollgate_charge_overruns_total").increment(1);
+    metrics::counter!("tollgate_charge_overrun_micro_total").increment(micro.max(0) as u64);
+}

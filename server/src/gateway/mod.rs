@@ -240,6 +240,13 @@ async fn reserve(
     Ok(())
 }
 
+/// The most one answer may generate: the client's cap, or the model's default, and never
+/// more than the model's context window.
+fn output_cap(request: &ClientRequest, model: &CatalogModel) -> u64 {
+    let context_window = model.view.context_window.max(1) as u64;
+    request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64).min(context_window)
+}
+
 struct Admitted {
     request: ClientRequest,
     model: Arc<CatalogModel>,
@@ -266,12 +273,10 @@ async fn run_pipeline(
     flight.set_model(&request.model);
     flight.set_stream(request.stream);
     let model = admit_model(gateway, &key, &request.model)?;
-    // No answer is longer than the model's context window, so no reservation is either;
-    // embeddings generate nothing.
-    let context_window = model.view.context_window.max(1) as u64;
+    // Embeddings generate nothing.
     let max_tokens = match embedding {
         true => 0,
-        false => request.max_tokens.unwrap_or(model.view.default_max_tokens.max(1) as u64).min(context_window),
+        false => output_cap(&request, &model).saturating_mul(request.choices),
     };
     reserve(gateway, flight, &key, &model, request.prompt_estimate, max_tokens).await?;
     let slot = gateway.limits.admit(&key, request.prompt_estimate + max_tokens)?;
@@ -378,7 +383,8 @@ fn relay(flight: &Flight, request: ClientRequest, model: &CatalogModel, prompt_t
             prompt_tokens,
             include_usage,
         },
-        prompt_estimate: request.prompt_estimate.div_ceil(2),
+        // The running stand-in for an unreported prompt count: about four bytes a token.
+        prompt_estimate: request.prompt_estimate.div_ceil(4),
         body: request.body,
     }
 }

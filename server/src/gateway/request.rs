@@ -16,8 +16,12 @@ pub struct ClientRequest {
     pub model: String,
     pub stream: bool,
     pub max_tokens: Option<u64>,
-    /// Generous prompt size (bytes / 2), for the reservation and limits before the
-    /// upstream reports the real count.
+    /// Answers asked for at once (OpenAI's `n`, Gemini's `candidateCount`): each may use
+    /// the whole output cap.
+    pub choices: u64,
+    /// An upper bound of the prompt's tokens, for the reservation and limits before the
+    /// upstream reports the real count: the body's size in bytes, since a byte-level BPE
+    /// token is at least one byte.
     pub prompt_estimate: u64,
 }
 
@@ -52,16 +56,22 @@ pub async fn read(
     for field in required {
         check_required(&body, field)?;
     }
-    let (stream, max_tokens) = match envelope {
+    let (stream, max_tokens, choices) = match envelope {
         Envelope::Generate { dialect: Dialect::Gemini, path_stream, .. } => {
             let config = body.get("generationConfig").and_then(Value::as_object);
-            let cap = config.map(|config| positive(config, "maxOutputTokens", "generationConfig.maxOutputTokens"));
-            (path_stream, cap.transpose()?.flatten())
+            let setting = |name: &str| {
+                config.map(|config| positive(config, name, &format!("generationConfig.{name}"))).transpose()
+            };
+            (path_stream, setting("maxOutputTokens")?.flatten(), setting("candidateCount")?.flatten())
         }
-        Envelope::Generate { dialect, .. } => (stream_flag(&body)?, max_tokens(&body, dialect)?),
-        Envelope::Embeddings | Envelope::CountTokens { .. } => (false, None),
+        Envelope::Generate { dialect, .. } => {
+            let choices = if dialect == Dialect::Chat { positive(&body, "n", "n")? } else { None };
+            (stream_flag(&body)?, max_tokens(&body, dialect)?, choices)
+        }
+        Envelope::Embeddings | Envelope::CountTokens { .. } => (false, None, None),
     };
-    Ok(ClientRequest { model, stream, max_tokens, prompt_estimate: (size as u64).div_ceil(2), body })
+    let choices = choices.unwrap_or(1);
+    Ok(ClientRequest { model, stream, max_tokens, choices, prompt_estimate: size as u64, body })
 }
 
 /// The body as a JSON object, and its size in bytes.

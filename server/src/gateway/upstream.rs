@@ -205,9 +205,10 @@ fn echo_answer(
     }
     let conversation = call.conversation(request)?;
     if request.stream {
-        return Ok(Answer::Local { events: echo::events(conversation) });
+        return Ok(Answer::Local { events: echo::events(conversation, super::output_cap(request, model)) });
     }
-    let reply = echo::reply(conversation, call.client.answer_id(flight.request_id()), model.view.code.clone());
+    let cap = super::output_cap(request, model);
+    let reply = echo::reply(conversation, cap, call.client.answer_id(flight.request_id()), model.view.code.clone());
     Ok(Answer::Whole { usage: reply.usage, body: Bytes::from(call.client.encode_response(&reply).to_string()) })
 }
 

@@ -390,8 +390,7 @@ impl Hold {
     }
 
     /// Charges `cost` (a negative cost counts as zero) and frees the hold; returns the
-    /// charge. The charge may exceed the hold, when the upstream reports more usage than
-    /// the worst case allowed for.
+    /// charge. The gateway never asks for more than the hold (`amount`).
     pub fn settle(mut self, request_id: &str, cost: i64) -> i64 {
         let cost = cost.max(0);
         self.purse.settle(&self, request_id, cost);

@@ -164,6 +164,67 @@ async fn streams_are_charged_from_usage_or_counted_tokens_and_on_disconnect(back
     assert!(row["cost"].as_i64().unwrap() > 0);
 }
 
+/// The hold of `body` for `key`'s account, read from the refusal of an account without money.
+async fn hold_of(w: &World, poor_key: &str, body: Value) -> i64 {
+    let refusal = gateway_error(w.chat(poor_key, body).await, 402, "insufficient_balance", "quota").await;
+    let message = refusal["message"].as_str().unwrap().to_owned();
+    message.split("up to ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap().parse().unwrap()
+}
+
+/// A request is charged at most its hold, whatever the upstream reports or the echo
+/// provider is asked to repeat: balances and spend caps cannot be overrun.
+async fn no_request_is_charged_beyond_its_hold(backend: Backend) {
+    let w = World::new(backend).await;
+    let channel = w.channel("greedy", "openai", "greedy", 0, 2_000).await;
+    w.model("greedy", &[(&channel, None)]).await;
+    let (_, empty_key) = poor_account(&w, "Empty", 0).await;
+    let greedy = json!({"model": "greedy", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    let greedy_hold = hold_of(&w, &empty_key, greedy.clone()).await;
+    let (account, key) = poor_account(&w, "Exact", greedy_hold).await;
+    let response = w.chat(&key, greedy.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let row = w.usage_row(&request_id(&response)).await;
+    assert_eq!(row["cost"], greedy_hold, "charged the hold, not the reported 1,000,000 tokens: {row}");
+    assert_eq!(row["overrun"], 11 + 2_000_000 - greedy_hold, "{row}");
+    assert_eq!(assert_books_balance(&w, &account).await, 0, "never below zero");
+
+    // A 4,000-word prompt answered in one word: echo honours max_tokens.
+    let words = "word ".repeat(4_000);
+    let echo = json!({"model": "echo-1", "max_tokens": 1, "messages": [{"role": "user", "content": words}]});
+    let hold = hold_of(&w, &empty_key, echo.clone()).await;
+    let (account, key) = poor_account(&w, "Echoed", hold).await;
+    let response = w.chat(&key, echo).await;
+    let id = request_id(&response);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["finish_reason"], "length");
+    let row = w.usage_row(&id).await;
+    assert_eq!((row["completion_tokens"].as_i64(), row["overrun"].as_i64()), (Some(1), Some(0)), "{row}");
+    assert!(row["cost"].as_i64().unwrap() <= hold);
+    assert!(assert_books_balance(&w, &account).await >= 0);
+
+    // A key's spend cap holds the same way: spent up to the cap, then refused.
+    let capped = w.key(json!({"spend_cap": greedy_hold})).await;
+    assert_eq!(w.chat(&capped, greedy.clone()).await.status(), StatusCode::OK);
+    gateway_error(w.chat(&capped, greedy).await, 429, "key_quota_exhausted", "quota").await;
+    w.settled_balance(&w.account).await;
+    let url = w.app.url(&format!("/api/v1/keys/{}", w.key_id(&capped).await));
+    let key: Value = w.admin.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(key["spent"], greedy_hold, "{key}");
+}
+
+/// Several answers at once are held for, each at the whole output cap.
+async fn every_choice_is_held_for(backend: Backend) {
+    let w = World::new(backend).await;
+    let channel = w.channel("plain", "openai", "ok", 0, 2_000).await;
+    w.model("plain", &[(&channel, None)]).await;
+    let (_, empty_key) = poor_account(&w, "Empty", 0).await;
+    let body =
+        |n: u64| json!({"model": "plain", "n": n, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
+    let (one, many) = (hold_of(&w, &empty_key, body(1)).await, hold_of(&w, &empty_key, body(128)).await);
+    // 127 more answers of 100 tokens at 2 micro-units each, and two more bytes of prompt.
+    assert_eq!(many - one, 127 * 100 * 2 + 2);
+}
+
 async fn concurrent_requests_never_overdraw(backend: Backend) {
     let w = World::new(backend).await;
     let channel = w.channel("slowpoke", "openai", "ok-slow", 0, 10_000).await;
@@ -197,6 +258,8 @@ async fn concurrent_requests_never_overdraw(backend: Backend) {
 }
 
 on_both_backends!(
+    no_request_is_charged_beyond_its_hold,
+    every_choice_is_held_for,
     rows_18_19_spend_cap_and_balance,
     charges_exactly_what_was_used_once,
     streams_are_charged_from_usage_or_counted_tokens_and_on_disconnect,

@@ -157,6 +157,12 @@ async fn translated_streams_are_well_formed(backend: Backend) {
     assert_eq!(chunks.last().unwrap()["usageMetadata"]["candidatesTokenCount"], 4);
 }
 
+/// A prompt long enough for the mock's 1,400 reported input tokens: a request is never
+/// charged beyond its hold, and the hold counts at most a token per byte.
+fn long_prompt(model: &str) -> Value {
+    json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "cached ".repeat(300)}]})
+}
+
 /// Cached prompt tokens are billed at the cache prices, read from each dialect's usage.
 async fn cached_tokens_are_billed_at_cache_prices(backend: Backend) {
     let w = World::new(backend).await;
@@ -173,7 +179,7 @@ async fn cached_tokens_are_billed_at_cache_prices(backend: Backend) {
         ("m-gemini", 200, 800, 0, 50, 10),
     ];
     for (model, prompt, read, write, completion, reasoning) in cases {
-        let response = w.say("chat", &key, model, false).await;
+        let response = w.chat(&key, long_prompt(model)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let row = w.usage_row(&request_id(&response)).await;
         let tokens: Vec<i64> =
@@ -184,9 +190,10 @@ async fn cached_tokens_are_billed_at_cache_prices(backend: Backend) {
         assert_eq!(tokens, [prompt, read, write, completion, reasoning], "{model}: {row}");
         let micro = prompt * INPUT + read * CACHE_READ + write * CACHE_WRITE + completion * OUTPUT;
         assert_eq!(row["cost"], (micro + 999_999) / 1_000_000, "{model}: {row}");
+        assert_eq!(row["overrun"], 0, "{model}: {row}");
     }
     // Unset cache prices price the cache as input: 1,400 input tokens and 50 output.
-    let response = w.say("anthropic", &key, "m-anthropic-input-priced", false).await;
+    let response = w.messages(&key, long_prompt("m-anthropic-input-priced")).await;
     let row = w.usage_row(&request_id(&response)).await;
     assert_eq!(row["cost"], (1_400 * INPUT + 50 * OUTPUT) / 1_000_000, "{row}");
     let balance = w.settled_balance(&w.account).await;

@@ -249,6 +249,12 @@ async fn openai(
     match behaviour.as_str() {
         "ok" => ([("x-request-id", "up-req-42")], Json(completion("from upstream", &model))).into_response(),
         "cached" => Json(cached_completion(&model)).into_response(),
+        // Reports far more output than any cap allowed.
+        "greedy" => {
+            let mut answer = completion("a long answer", &model);
+            answer["usage"] = json!({"prompt_tokens": 11, "completion_tokens": 1_000_000, "total_tokens": 1_000_011});
+            Json(answer).into_response()
+        }
         // Providers quote the key they were sent in their 401.
         "quotes-key" => {
             let sent = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
