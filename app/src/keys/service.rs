@@ -15,7 +15,20 @@ use std::net::IpAddr;
 /// Parses an allowlist entry: an IP address or a CIDR, v4 or v6.
 pub fn parse_allowlist_entry(entry: &str) -> Option<IpNet> {
     let entry = entry.trim();
-    entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+    let net = entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))?;
+    Some(ipv4_mapped_as_ipv4(net))
+}
+
+/// `::ffff:10.0.0.0/104` is `10.0.0.0/8`: the gateway sees a v4-mapped client as its IPv4
+/// address, so an entry written the mapped way must mean the same addresses.
+fn ipv4_mapped_as_ipv4(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map(IpNet::V4).unwrap_or(net),
+            None => net,
+        },
+        _ => net,
+    }
 }
 
 /// Refuses an allowlist with bad entries, naming every one of them (one line each), so
@@ -175,8 +188,16 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<KeyVi
 
 #[cfg(test)]
 mod tests {
-    use super::check_allowlist;
+    use super::{check_allowlist, parse_allowlist_entry};
     use crate::error::AppError;
+
+    #[test]
+    fn ipv4_mapped_entries_mean_their_ipv4_addresses() {
+        let entry = |text: &str| parse_allowlist_entry(text).unwrap().to_string();
+        assert_eq!(entry("::ffff:127.0.0.1"), "127.0.0.1/32");
+        assert_eq!(entry("::ffff:10.0.0.0/104"), "10.0.0.0/8");
+        assert_eq!(entry("2001:db8::/32"), "2001:db8::/32");
+    }
 
     #[test]
     fn names_every_bad_allowlist_entry() {

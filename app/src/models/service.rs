@@ -120,6 +120,12 @@ async fn validate_channel(state: &AppState, channel: &ChannelView, models: Optio
     if channel.protocol != Protocol::Echo && !url_ok {
         return Err(AppError::invalid("base_url", "The base URL must start with http:// or https://."));
     }
+    // A user name and password in the URL would be a credential stored, shown and logged in
+    // clear: credentials go in `credential`, which is sealed and never shown.
+    let authority = channel.base_url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(AppError::invalid("base_url", "Put the credential in the credential field, not in the URL."));
+    }
     if channel.weight <= 0 {
         return Err(AppError::invalid("weight", "The weight must be positive."));
     }
@@ -135,12 +141,21 @@ async fn validate_channel(state: &AppState, channel: &ChannelView, models: Optio
     Ok(())
 }
 
+/// A credential travels in an HTTP header: a line break there would smuggle another header.
+fn check_credential(credential: Option<&str>) -> Result<(), AppError> {
+    match credential.is_some_and(|c| c.chars().any(char::is_control)) {
+        true => Err(AppError::invalid("credential", "A credential cannot hold line breaks or control characters.")),
+        false => Ok(()),
+    }
+}
+
 fn seal(state: &AppState, credential: Option<&str>) -> Option<String> {
     credential.filter(|c| !c.is_empty()).map(|c| state.credentials.encrypt(c))
 }
 
 pub async fn create_channel(state: &AppState, caller: &Caller, input: NewChannel) -> Result<ChannelView, AppError> {
     let admin = caller.admin()?;
+    check_credential(input.credential.as_deref())?;
     let view = ChannelView {
         id: new_id(),
         name: input.name.trim().to_owned(),
@@ -169,6 +184,7 @@ pub async fn change_channel(
 ) -> Result<ChannelView, AppError> {
     let admin = caller.admin()?;
     let before = store::channel(&state.db, id).await?.ok_or_else(|| AppError::not_found("channel"))?.view;
+    check_credential(change.credential.as_deref())?;
     let sealed = seal(state, change.credential.as_deref());
     let after = ChannelView {
         name: change.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| before.name.clone()),

@@ -115,7 +115,25 @@ async fn unknown_routes_and_methods_use_the_error_shape(backend: Backend) {
     .await;
 }
 
+/// A channel's URL holds no credential, and its credential no header break.
+async fn channel_credentials_stay_where_they_belong(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let create = |base_url: &str, credential: &str| {
+        let body =
+            serde_json::json!({"name": "c", "protocol": "openai", "base_url": base_url, "credential": credential});
+        admin.post(app.url("/api/v1/channels")).json(&body).send()
+    };
+    let userinfo = create("https://user:secret@api.example.com/v1", "sk-fine").await.unwrap();
+    assert_eq!(error_of(userinfo, StatusCode::BAD_REQUEST, "invalid_value").await["param"], "base_url");
+    let smuggled = create("https://api.example.com/v1", "sk-fine\r\nx-injected: 1").await.unwrap();
+    assert_eq!(error_of(smuggled, StatusCode::BAD_REQUEST, "invalid_value").await["param"], "credential");
+    let fine = create("https://api.example.com/v1?version=user@2", "sk-fine").await.unwrap();
+    assert_eq!(fine.status(), StatusCode::CREATED, "an @ after the host is not a credential");
+}
+
 on_both_backends!(
+    channel_credentials_stay_where_they_belong,
     malformed_bodies_get_clear_errors,
     invalid_values_are_named,
     unknown_routes_and_methods_use_the_error_shape

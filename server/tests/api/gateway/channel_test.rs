@@ -111,9 +111,9 @@ async fn a_failing_channel_test_reports_the_upstream_error(backend: Backend) {
     assert_eq!((test["ok"].as_bool(), test["status"].as_i64()), (Some(false), None), "{test}");
     assert!(test["error"].as_str().is_some_and(|e| e.contains("could not be reached")), "{test}");
 
-    // A credential no HTTP header can carry (a line break) fails every call, saying why.
-    let body = json!({"name": "garbled", "protocol": "openai", "base_url": w.upstream.url("ok"),
-        "credential": "sk-line\nbreak", "models": ["tested"], "timeout_ms": 2000});
+    // A base URL HTTP cannot carry (a space in the host) fails every call, saying why.
+    let body = json!({"name": "garbled", "protocol": "openai", "base_url": "http://exa mple.com/v1",
+        "credential": "sk-fine", "models": ["tested"], "timeout_ms": 2000});
     let created: Value =
         w.admin.post(w.app.url("/api/v1/channels")).json(&body).send().await.unwrap().json().await.unwrap();
     let test = outcome(&w, created["id"].as_str().unwrap()).await;

@@ -38,6 +38,14 @@ async fn allowlists_match_addresses_and_cidrs_at_their_edges() {
 }
 
 #[tokio::test]
+async fn an_ipv4_mapped_entry_admits_its_ipv4_client() {
+    let w = World::new(Backend::Sqlite).await;
+    let key = w.key(json!({"ip_allowlist": ["::ffff:127.0.0.1"]})).await;
+    let answered = w.client.post(w.app.url("/v1/chat/completions")).bearer_auth(&key).json(&hello("echo-1"));
+    assert_eq!(answered.send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn forwarded_addresses_from_untrusted_peers_are_ignored() {
     let w = World::new(Backend::Sqlite).await;
     let key = w.key(json!({"ip_allowlist": ["10.0.0.0/8"]})).await;
