@@ -18,11 +18,16 @@ use bytes::Bytes;
 use serde_json::json;
 use std::net::SocketAddr;
 
-pub async fn count(gateway: Gateway, peer: SocketAddr, request: Request, route: &str, envelope: Envelope) -> Response {
-    let dialect = match &envelope {
-        Envelope::CountTokens { dialect, .. } => *dialect,
-        _ => Dialect::Anthropic,
-    };
+/// A count in `dialect`; Gemini names the model in the path (`path_model`).
+pub async fn count(
+    gateway: Gateway,
+    peer: SocketAddr,
+    request: Request,
+    route: &str,
+    dialect: Dialect,
+    path_model: Option<String>,
+) -> Response {
+    let envelope = Envelope::CountTokens { dialect, path_model };
     let (parts, body) = request.into_parts();
     let (mut flight, ip) = board(&gateway, peer, &parts, route, dialect);
     let answered = async {

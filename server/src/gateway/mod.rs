@@ -153,8 +153,7 @@ async fn create_embeddings(state: State<Gateway>, peer: ConnectInfo<SocketAddr>,
 }
 
 async fn count_tokens(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
-    let envelope = Envelope::CountTokens { dialect: Dialect::Anthropic, path_model: None };
-    counting::count(state.0, peer.0, request, "/v1/messages/count_tokens", envelope).await
+    counting::count(state.0, peer.0, request, "/v1/messages/count_tokens", Dialect::Anthropic, None).await
 }
 
 /// `POST /{v1beta|v1}/models/{model}:{method}`: the model and the method share the last
@@ -176,10 +175,7 @@ async fn gemini(
             let envelope = Envelope::Generate { dialect: Dialect::Gemini, path_model, path_stream };
             complete(state, peer, request, &route, Dialect::Gemini, envelope).await
         }
-        "countTokens" => {
-            let envelope = Envelope::CountTokens { dialect: Dialect::Gemini, path_model };
-            counting::count(state.0, peer.0, request, &route, envelope).await
-        }
+        "countTokens" => counting::count(state.0, peer.0, request, &route, Dialect::Gemini, path_model).await,
         _ => {
             let path = request.uri().path().to_owned();
             let error = GatewayError::UnknownRoute { method: Method::POST.to_string(), path };

@@ -66,9 +66,7 @@ impl<'a> Call<'a> {
             .as_ref()
             .map_err(Clone::clone)
     }
-}
 
-impl Call<'_> {
     /// The tool offers a translation left out (none when the request passed through).
     pub fn omitted(&self) -> &[String] {
         match self.conversation.get() {
