@@ -34,6 +34,8 @@ struct Tally {
     /// Stands in for the prompt count while the stream runs (a client hanging up early
     /// is charged for it); replaced by a real count at the end if none was reported.
     prompt_estimate: u64,
+    /// The prompt count the stream's start announced (0: none was counted).
+    announced_prompt: u64,
     body: Map<String, Value>,
     settled: Option<Usage>,
 }
@@ -76,6 +78,8 @@ impl Tally {
         }
         let prompt = match self.reported.prompt_tokens {
             Some(_) => 0,
+            // Counted once already when the stream had to announce it (Anthropic's start).
+            None if self.announced_prompt > 0 => self.announced_prompt,
             None => tokens::count_body_texts(&self.body),
         };
         let usage = self.usage(prompt, || tokens::count(&self.delivered));
@@ -124,6 +128,7 @@ impl Relay {
             delivered_estimate: 0,
             finish: None,
             prompt_estimate: self.prompt_estimate,
+            announced_prompt: self.start.prompt_tokens,
             body: self.body,
             settled: None,
         };

@@ -16,11 +16,6 @@ pub fn count(text: &str) -> u64 {
     o200k_base_singleton().count_ordinary(text) as u64
 }
 
-/// Tokens in every text a model reads.
-pub fn count_all<'a>(texts: impl IntoIterator<Item = &'a str>) -> u64 {
-    texts.into_iter().map(count).sum()
-}
-
 /// Tokens in the string values of a request body in any dialect, without decoding it:
 /// messages, system prompts, tool definitions and results are all strings somewhere
 /// inside. Field names, the model and opaque payloads (base64 images, signatures) are
@@ -69,7 +64,6 @@ mod tests {
         assert_eq!(count("hello"), 1);
         // One word, many tokens: a word count would say 1.
         assert!(count("antidisestablishmentarianism") > 1);
-        assert_eq!(count_all(["hello", "hello"]), 2);
     }
 
     #[test]

@@ -1000,8 +1000,7 @@ impl StreamWriter for Writer {
 }
 
 fn emit(out: &mut BytesMut, name: &str, data: &impl Serialize) {
-    let data = serde_json::to_string(data).expect("stream events are plain JSON");
-    out.extend_from_slice(&sse::encode(Some(name), &data));
+    sse::write_json(out, Some(name), data);
 }
 
 #[cfg(test)]

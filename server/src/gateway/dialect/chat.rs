@@ -487,11 +487,17 @@ struct WireFunction {
     arguments: Option<String>,
 }
 
+/// OpenAI's usage, in Chat's names or Responses' (`input_tokens`, `output_tokens`, their
+/// `_details`): one reading serves both APIs.
 #[derive(Deserialize)]
-struct WireUsage {
+pub(super) struct WireUsage {
+    #[serde(alias = "input_tokens")]
     prompt_tokens: Option<u64>,
+    #[serde(alias = "output_tokens")]
     completion_tokens: Option<u64>,
+    #[serde(alias = "input_tokens_details")]
     prompt_tokens_details: Option<PromptDetails>,
+    #[serde(alias = "output_tokens_details")]
     completion_tokens_details: Option<CompletionDetails>,
 }
 
@@ -506,8 +512,8 @@ struct CompletionDetails {
 }
 
 impl WireUsage {
-    /// OpenAI's `prompt_tokens` includes the cached ones; the hub's does not.
-    fn hub(self) -> Usage {
+    /// OpenAI's prompt (input) count includes the cached tokens; the hub's does not.
+    pub(super) fn hub(self) -> Usage {
         let cached = self.prompt_tokens_details.and_then(|details| details.cached_tokens).unwrap_or(0);
         Usage {
             prompt_tokens: self.prompt_tokens.unwrap_or(0).saturating_sub(cached),
@@ -657,7 +663,7 @@ impl Writer {
 }
 
 fn send(out: &mut BytesMut, data: &Value) {
-    out.extend_from_slice(&sse::encode(None, &data.to_string()));
+    sse::write_json(out, None, data);
 }
 
 impl StreamWriter for Writer {
@@ -699,7 +705,7 @@ impl StreamWriter for Writer {
             chunk["usage"] = usage_json(usage);
             send(out, &chunk);
         }
-        out.extend_from_slice(&sse::encode(None, "[DONE]"));
+        sse::write_text(out, None, "[DONE]");
     }
 }
 

@@ -873,7 +873,7 @@ impl Writer {
         if let Some(usage) = usage {
             chunk["usageMetadata"] = usage_metadata(usage);
         }
-        out.extend_from_slice(&sse::encode(None, &chunk.to_string()));
+        sse::write_json(out, None, &chunk);
     }
 
     fn add_fragment(&mut self, index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) {
@@ -921,7 +921,7 @@ impl StreamWriter for Writer {
             StreamEvent::Error { message, .. } => {
                 self.failed = true;
                 let error = json!({"error": {"code": 500, "message": message, "status": "INTERNAL"}});
-                out.extend_from_slice(&sse::encode(None, &error.to_string()));
+                sse::write_json(out, None, &error);
             }
             // Empty deltas say nothing; finish and usage come again through `finish`.
             _ => {}

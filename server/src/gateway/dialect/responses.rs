@@ -8,6 +8,7 @@
 
 use super::chat::{
     effort_of, empty_schema, image_of, image_url, put, required, required_str, tool_choice_mode, without_nulls,
+    WireUsage,
 };
 use super::conversation::{
     Finish, Message, Part, Reasoning, Request, Response, Role, StreamEvent, StreamStart, Tool, ToolCall, ToolChoice,
@@ -635,38 +636,6 @@ struct Summary {
     text: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct WireUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    input_tokens_details: Option<InputDetails>,
-    output_tokens_details: Option<OutputDetails>,
-}
-
-#[derive(Deserialize)]
-struct InputDetails {
-    cached_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct OutputDetails {
-    reasoning_tokens: Option<u64>,
-}
-
-impl WireUsage {
-    /// Responses' `input_tokens` includes the cached ones; the hub's `prompt_tokens` does not.
-    fn hub(self) -> Usage {
-        let cached = self.input_tokens_details.and_then(|details| details.cached_tokens).unwrap_or(0);
-        Usage {
-            prompt_tokens: self.input_tokens.unwrap_or(0).saturating_sub(cached),
-            cache_read_tokens: cached,
-            cache_write_tokens: 0,
-            completion_tokens: self.output_tokens.unwrap_or(0),
-            reasoning_tokens: self.output_tokens_details.and_then(|details| details.reasoning_tokens).unwrap_or(0),
-        }
-    }
-}
-
 /// Follows a Responses stream. Function calls are announced by `output_item.added` and
 /// then referred to by `output_index`, which is the hub index of their fragments.
 #[derive(Default)]
@@ -834,7 +803,7 @@ impl Writer {
         data["type"] = kind.into();
         data["sequence_number"] = self.sequence.into();
         self.sequence += 1;
-        out.extend_from_slice(&sse::encode(Some(kind), &data.to_string()));
+        sse::write_json(out, Some(kind), &data);
     }
 
     fn response(&self, status: &str) -> Value {

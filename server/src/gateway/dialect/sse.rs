@@ -1,6 +1,7 @@
-//! Server-sent events: splitting an upstream byte stream into events.
+//! Server-sent events: splitting an upstream byte stream into events, and writing them.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
 
 /// One event: its `event:` name (if any) and its joined `data:` lines, plus the exact
 /// bytes it arrived as (to pass through untouched). A block of comments only (`: ping`)
@@ -55,17 +56,47 @@ fn parse(raw: Bytes) -> Event {
     Event { name, data, raw }
 }
 
-/// Formats one `data:` event (and an optional `event:` name).
-pub fn encode(name: Option<&str>, data: &str) -> Bytes {
-    match name {
-        Some(name) => Bytes::from(format!("event: {name}\ndata: {data}\n\n")),
-        None => Bytes::from(format!("data: {data}\n\n")),
+/// Writes one event into `out`: an optional `event:` name and `data` as JSON, serialized
+/// straight into the buffer (no string per event on a translated stream). JSON text holds
+/// no raw line break, so it is always one `data:` line.
+pub fn write_json(out: &mut BytesMut, name: Option<&str>, data: &impl Serialize) {
+    write_name(out, name);
+    out.extend_from_slice(b"data: ");
+    // Serializing plain JSON values into memory cannot fail.
+    let _ = serde_json::to_writer((&mut *out).writer(), data);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Writes one event whose data is `text` (OpenAI's `[DONE]`).
+pub fn write_text(out: &mut BytesMut, name: Option<&str>, text: &str) {
+    write_name(out, name);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+fn write_name(out: &mut BytesMut, name: Option<&str>) {
+    if let Some(name) = name {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\n");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_events_read_back_as_they_were_written() {
+        let mut out = BytesMut::new();
+        write_json(&mut out, Some("message_start"), &serde_json::json!({"text": "two\nlines"}));
+        write_text(&mut out, None, "[DONE]");
+        let events = Decoder::default().push(&out);
+        assert_eq!(events[0].name.as_deref(), Some("message_start"));
+        assert_eq!(events[0].data, r#"{"text":"two\nlines"}"#);
+        assert_eq!((events[1].name.as_deref(), events[1].data.as_str()), (None, "[DONE]"));
+    }
 
     #[test]
     fn splits_events_across_chunk_boundaries() {
