@@ -36,6 +36,10 @@ export default defineConfig({
   globalTeardown: './global-teardown.ts',
   use: {
     baseURL,
+    // `page.request` (the management API with the page's cookie) is no browser fetch and
+    // names no origin; it writes as the console's own pages do. Browser requests carry
+    // their own `Sec-Fetch-Site`, which the CSRF check reads first.
+    extraHTTPHeaders: { Origin: baseURL },
     trace: 'retain-on-failure',
     browserName: 'chromium',
     launchOptions: {

@@ -21,6 +21,10 @@ pub enum AppError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("You do not have permission to do this.")]
     Forbidden,
+    /// A change sent with the session cookie from a page that is not the console's own
+    /// (cross-site request forgery); the browser's `Origin` or `Sec-Fetch-Site` says so.
+    #[error("This change did not come from the console's own pages ({origin}), so it was refused. Open the console and try again there.")]
+    CrossOrigin { origin: String },
     #[error("No such {what}.")]
     NotFound { what: String },
     #[error("{message}")]
@@ -121,7 +125,7 @@ impl AppError {
             | AppError::InvalidToken
             | AppError::UserSuspended => 401,
             AppError::TooManyAttempts { .. } => 429,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::CrossOrigin { .. } => 403,
             AppError::NotFound { .. } | AppError::UnknownRoute { .. } | AppError::UnknownRedemptionCode => 404,
             AppError::InvalidValue { .. }
             | AppError::MissingField { .. }
@@ -146,6 +150,7 @@ impl AppError {
             AppError::UserSuspended => "user_suspended",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Forbidden => "forbidden",
+            AppError::CrossOrigin { .. } => "cross_origin_request",
             AppError::NotFound { .. } => "not_found",
             AppError::InvalidValue { .. } => "invalid_value",
             AppError::MissingField { .. } => "missing_field",
@@ -182,7 +187,7 @@ impl AppError {
             | AppError::InvalidToken
             | AppError::UserSuspended
             | AppError::TooManyAttempts { .. } => Layer::Identity,
-            AppError::Forbidden => Layer::Permission,
+            AppError::Forbidden | AppError::CrossOrigin { .. } => Layer::Permission,
             AppError::Internal { .. } | AppError::Transport(_) => Layer::Internal,
             _ => Layer::Request,
         }

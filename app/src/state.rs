@@ -2,6 +2,7 @@
 
 use crate::access::Caller;
 use crate::auth::throttle::SignInThrottle;
+use crate::catalog_changes::CatalogChanges;
 use crate::db::Db;
 use crate::error::{AppError, ConsoleError};
 use crate::models::credential::CredentialCipher;
@@ -11,7 +12,6 @@ use axum::http::{header, request::Parts, StatusCode};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,9 +19,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub throttle: Arc<SignInThrottle>,
     pub credentials: Arc<CredentialCipher>,
-    /// Woken after every change to keys, models, channels, users or accounts, so the
-    /// gateway's in-memory tables refresh at once instead of at the next interval.
-    pub catalog_changed: Arc<Notify>,
+    /// Announced after every change to keys, models, channels, users or accounts, so the
+    /// gateway's in-memory tables refresh before the change is answered.
+    pub catalog_changes: Arc<CatalogChanges>,
     /// Micro-units credited to every new account (0: no trial credit).
     pub trial_credit: i64,
     /// Sends a channel's test request (the gateway's upstream client, installed at start-up).
@@ -29,8 +29,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn announce_catalog_change(&self) {
-        self.catalog_changed.notify_one();
+    /// Returns once the gateway of this instance enforces the change just committed.
+    pub async fn announce_catalog_change(&self) {
+        self.catalog_changes.announce().await
     }
 }
 

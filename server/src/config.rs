@@ -23,8 +23,12 @@ pub struct Config {
     /// Peers whose `X-Forwarded-For` is believed (CIDRs); comma-separated in the environment.
     #[serde(deserialize_with = "cidr_list")]
     pub trusted_proxies: Vec<IpNet>,
-    /// Mark session cookies `Secure` (set when the console is served over HTTPS).
+    /// Mark session cookies `Secure` and send HSTS (set when the console is served over HTTPS).
     pub secure_cookies: bool,
+    /// The console's public origin (`https://gateway.example.com`), when a proxy in front
+    /// rewrites `Host`; changes made with the session cookie must come from it. By default
+    /// the request's `Host` is the console's origin.
+    pub console_origin: Option<String>,
     pub session_idle_minutes: i64,
     pub sign_in_attempts_per_email: u32,
     pub sign_in_attempts_per_ip: u32,
@@ -69,6 +73,7 @@ impl Default for Config {
             admin_password: None,
             trusted_proxies: Vec::new(),
             secure_cookies: false,
+            console_origin: None,
             session_idle_minutes: 12 * 60,
             sign_in_attempts_per_email: 5,
             sign_in_attempts_per_ip: 30,

@@ -6,6 +6,8 @@ use crate::gateway::catalog::Catalog;
 use crate::gateway::probe::UpstreamProbe;
 use crate::gateway::usage_writer::UsageWriter;
 use crate::gateway::{self, Gateway, Settings};
+use crate::http::csrf::{self, ConsoleOrigin};
+use crate::http::security_headers::{self, Https};
 use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
@@ -26,7 +28,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
@@ -91,7 +92,7 @@ impl Application {
             leptos_options: leptos_options(&config, local_addr),
             throttle: Arc::new(throttle),
             credentials: Arc::new(bootstrap::credential_cipher(&config)?),
-            catalog_changed: Arc::new(Notify::new()),
+            catalog_changes: Arc::default(),
             trial_credit: config.trial_credit,
             channel_probe: Arc::new(UpstreamProbe::default()),
         };
@@ -205,6 +206,11 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
         .route("/api/v1", get(unknown_route))
         .merge(console)
         .layer(session_layer(&state, config))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(ConsoleOrigin::new(config.console_origin.as_deref())),
+            csrf::same_origin_changes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(Https(config.secure_cookies), security_headers::add))
         .layer(axum::middleware::from_fn(request_id::log_span))
         .with_state(state)
         // The data plane needs no session: it is merged outside the session layer.

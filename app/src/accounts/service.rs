@@ -61,7 +61,7 @@ pub async fn change(
     store::update(&state.db, &after).await?;
     let entry = audit::Entry::new("account.change", "account", id).account(id).before(&before).after(&after);
     audit::record(state, admin.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }
 

@@ -116,7 +116,7 @@ pub async fn create(state: &AppState, caller: &Caller, account_id: &str, input: 
     store::insert(&state.db, &key, &issued.public_id, &issued.secret_hash).await?;
     let entry = audit::Entry::new("key.create", "key", &key.id).account(&key.account_id).after(&key);
     audit::record(state, scope.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(IssuedKey { id: key.id.clone(), prefix: key.prefix.clone(), secret: issued.full, key })
 }
 
@@ -169,7 +169,7 @@ pub async fn change(state: &AppState, caller: &Caller, id: &str, change: KeyChan
     store::update(&state.db, &after).await?;
     let entry = audit::Entry::new("key.change", "key", id).account(&after.account_id).before(&before).after(&after);
     audit::record(state, scope.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }
 
@@ -182,7 +182,7 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<KeyVi
     store::update(&state.db, &after).await?;
     let entry = audit::Entry::new("key.revoke", "key", id).account(&after.account_id).before(&before).after(&after);
     audit::record(state, scope.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }
 

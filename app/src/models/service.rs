@@ -75,7 +75,7 @@ pub async fn create_model(state: &AppState, caller: &Caller, input: NewModel) ->
     validate_model(&model, &store::channels(&state.db).await?)?;
     store::insert_model(&state.db, &model).await?;
     audit::record(state, admin.actor(), audit::Entry::new("model.create", "model", &model.code).after(&model)).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(model)
 }
 
@@ -103,7 +103,7 @@ pub async fn change_model(
     store::update_model(&state.db, &after).await?;
     let entry = audit::Entry::new("model.change", "model", code).before(&before).after(&after);
     audit::record(state, admin.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }
 
@@ -172,7 +172,7 @@ pub async fn create_channel(state: &AppState, caller: &Caller, input: NewChannel
     store::save_channel(&state.db, &view, seal(state, input.credential.as_deref()).as_deref(), Some(&input.models))
         .await?;
     audit::record(state, admin.actor(), audit::Entry::new("channel.create", "channel", &view.id).after(&view)).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(view)
 }
 
@@ -205,7 +205,7 @@ pub async fn change_channel(
     store::save_channel(&state.db, &after, sealed.as_deref(), change.models.as_deref()).await?;
     let entry = audit::Entry::new("channel.change", "channel", id).before(&before).after(&after);
     audit::record(state, admin.actor(), entry).await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }
 

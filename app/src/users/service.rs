@@ -65,6 +65,6 @@ pub async fn change(state: &AppState, caller: &Caller, id: &str, change: UserCha
     let after = UserView { role, status, ..before.clone() };
     audit::record(state, admin.actor(), audit::Entry::new("user.change", "user", id).before(&before).after(&after))
         .await?;
-    state.announce_catalog_change();
+    state.announce_catalog_change().await;
     Ok(after)
 }

@@ -191,11 +191,13 @@ impl Catalog {
     pub async fn keep_fresh(self: Arc<Self>, state: AppState, interval: Duration) {
         loop {
             tokio::select! {
-                () = state.catalog_changed.notified() => {}
+                () = state.catalog_changes.announced() => {}
                 () = tokio::time::sleep(interval) => {}
             }
-            if let Err(err) = self.refresh(&state).await {
-                tracing::warn!(error = %err, "could not refresh the gateway catalog; keeping the last one");
+            let generation = state.catalog_changes.begin_reload();
+            match self.refresh(&state).await {
+                Ok(()) => state.catalog_changes.reloaded(generation),
+                Err(err) => tracing::warn!(error = %err, "could not refresh the gateway catalog; keeping the last one"),
             }
         }
     }

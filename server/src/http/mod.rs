@@ -1,10 +1,12 @@
 //! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks,
-//! and the client that calls upstreams.
+//! browser protections (CSRF, security headers) and the client that calls upstreams.
 
 pub mod client;
+pub mod csrf;
 pub mod json;
 pub mod query;
 pub mod request_id;
+pub mod security_headers;
 
 use app::error::AppError;
 use axum::extract::OriginalUri;

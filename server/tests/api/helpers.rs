@@ -135,9 +135,19 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
 }
 
-/// A client that keeps cookies (a browser tab) and does not follow redirects.
+/// A client that keeps cookies and does not follow redirects: a browser tab on the
+/// console's own pages, which says so (`Sec-Fetch-Site: same-origin`) as browsers do.
 pub fn browser() -> Client {
-    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    let same_origin = reqwest::header::HeaderMap::from_iter([(
+        reqwest::header::HeaderName::from_static("sec-fetch-site"),
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    )]);
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(same_origin)
+        .build()
+        .expect("client")
 }
 
 impl TestApp {

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod bad_input;
 mod billing;
+mod browser_protections;
 mod cache_pricing;
 mod cli;
 mod console_edits;

@@ -27,7 +27,11 @@ pub struct Configured {
 }
 
 pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<Configured, BenchError> {
-    let client = Client::builder().cookie_store(true).build().map_err(step("client"))?;
+    // Signed in with the session cookie, it writes as the console's own pages do (CSRF check).
+    let origin = reqwest::header::HeaderValue::from_str(admin.base)
+        .map_err(|err| BenchError::Setup { step: "client", detail: err.to_string() })?;
+    let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::ORIGIN, origin)]);
+    let client = Client::builder().cookie_store(true).default_headers(headers).build().map_err(step("client"))?;
     let session = json!({"email": admin.email, "password": admin.password});
     // Signing in answers with the viewer, as `/api/v1/me` would: the demo account is ours.
     let me = call(&client, admin, "/api/v1/session", "sign in", session, StatusCode::OK).await?;

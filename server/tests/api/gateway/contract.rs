@@ -59,7 +59,6 @@ async fn rows_5_6_disabled_and_revoked_keys(backend: Backend) {
     let id = w.key_id(&key).await;
     let url = w.app.url(&format!("/api/v1/keys/{id}"));
     assert_eq!(w.admin.patch(&url).json(&json!({"status": "disabled"})).send().await.unwrap().status(), StatusCode::OK);
-    w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::UNAUTHORIZED }).await;
     let refused = w.chat(&key, hello("echo-1")).await;
     let refused_id = request_id(&refused);
     let error = gateway_error(refused, 401, "api_key_disabled", "identity").await;
@@ -70,11 +69,10 @@ async fn rows_5_6_disabled_and_revoked_keys(backend: Backend) {
     assert!(!error["message"].as_str().unwrap().contains(key.rsplit_once('-').unwrap().1), "never the secret");
 
     assert_eq!(w.admin.patch(&url).json(&json!({"status": "enabled"})).send().await.unwrap().status(), StatusCode::OK);
-    w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::OK }).await;
+    assert_eq!(w.chat(&key, hello("echo-1")).await.status(), StatusCode::OK, "re-enabled at once");
 
     let revoked = w.admin.post(w.app.url(&format!("/api/v1/keys/{id}/revoke"))).send().await.unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
-    w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::UNAUTHORIZED }).await;
     gateway_error(w.chat(&key, hello("echo-1")).await, 401, "api_key_revoked", "identity").await;
     let reenable = w.admin.patch(&url).json(&json!({"status": "enabled"})).send().await.unwrap();
     assert_eq!(reenable.status(), StatusCode::CONFLICT, "revoked is final");
@@ -86,7 +84,6 @@ async fn row_7_suspended_account(backend: Backend) {
     let suspend =
         w.admin.patch(w.app.url(&format!("/api/v1/accounts/{}", w.account))).json(&json!({"status": "suspended"}));
     assert_eq!(suspend.send().await.unwrap().status(), StatusCode::OK);
-    w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::UNAUTHORIZED }).await;
     gateway_error(w.chat(&key, hello("echo-1")).await, 401, "account_disabled", "identity").await;
 }
 
@@ -165,7 +162,6 @@ async fn rows_15_to_17_model_checks(backend: Backend) {
 
     let disable = w.admin.patch(w.app.url("/api/v1/models/echo-1")).json(&json!({"status": "disabled"}));
     assert_eq!(disable.send().await.unwrap().status(), StatusCode::OK);
-    w.eventually(|| async { w.chat(&key, hello("echo-1")).await.status() == StatusCode::FORBIDDEN }).await;
     gateway_error(w.chat(&key, hello("echo-1")).await, 403, "model_disabled", "permission").await;
     let listed: Value = w.models(&key).await.json().await.unwrap();
     assert!(listed["data"].as_array().unwrap().is_empty(), "disabled models are not listed");
@@ -213,7 +209,6 @@ async fn row_22_no_available_channel(backend: Backend) {
     let off = w.admin.patch(w.app.url(&format!("/api/v1/channels/{channel}"))).json(&json!({"enabled": false}));
     assert_eq!(off.send().await.unwrap().status(), StatusCode::OK);
     let key = w.key(json!({})).await;
-    w.eventually(|| async { w.chat(&key, hello("orphan")).await.status() == StatusCode::SERVICE_UNAVAILABLE }).await;
     let error = gateway_error(w.chat(&key, hello("orphan")).await, 503, "no_available_channel", "routing").await;
     assert_eq!(error["type"], "upstream_error");
 }

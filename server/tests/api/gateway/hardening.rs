@@ -1,9 +1,10 @@
 //! Findings of the security review (issue 16) that the data plane answers: an upstream's
-//! quote of the platform's credential never reaches a tenant, and what strangers send
-//! cannot grow the metrics or the usage log without bound.
+//! quote of the platform's credential never reaches a tenant, what strangers send cannot
+//! grow the metrics or the usage log without bound, and a change made on an instance is in
+//! force for every request it starts afterwards.
 
 use super::mock_upstream::UPSTREAM_SECRET;
-use super::{request_id, World};
+use super::{gateway_error, hello, request_id, World};
 use crate::helpers::{Backend, ServerProcess, TestDatabase, ADMIN_PASSWORD};
 use crate::on_both_backends;
 use reqwest::Client;
@@ -79,4 +80,26 @@ async fn strangers_cannot_grow_the_metrics_or_the_usage_log() {
     assert!(row["error_message"].as_str().unwrap().len() <= 1024);
 }
 
-on_both_backends!(an_upstream_quoting_the_credential_is_redacted);
+/// No waiting, no retries: the answer to the change is the moment it holds.
+async fn a_change_holds_for_the_very_next_request(backend: Backend) {
+    let w = World::new(backend).await;
+    let key = w.key(json!({})).await;
+    let first_requests = (0..64).map(|_| w.chat(&key, hello("echo-1")));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(first_requests).await.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|status| *status == 200), "64 concurrent first requests on a new key: {statuses:?}");
+
+    let id = w.key_id(&key).await;
+    let revoked = w.admin.post(w.app.url(&format!("/api/v1/keys/{id}/revoke"))).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    for _ in 0..10 {
+        gateway_error(w.chat(&key, hello("echo-1")).await, 401, "api_key_revoked", "identity").await;
+    }
+
+    let other = w.key(json!({})).await;
+    let disabled = w.admin.patch(w.app.url("/api/v1/models/echo-1")).json(&json!({"status": "disabled"}));
+    assert_eq!(disabled.send().await.unwrap().status(), 200);
+    gateway_error(w.chat(&other, hello("echo-1")).await, 403, "model_disabled", "permission").await;
+}
+
+on_both_backends!(an_upstream_quoting_the_credential_is_redacted, a_change_holds_for_the_very_next_request);
