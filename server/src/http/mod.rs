@@ -5,6 +5,7 @@ pub mod client;
 pub mod json;
 pub mod query;
 pub mod request_id;
+pub mod serve;
 
 use app::error::AppError;
 use axum::extract::OriginalUri;

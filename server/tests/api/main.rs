@@ -8,6 +8,7 @@ mod bad_input;
 mod billing;
 mod cache_pricing;
 mod cli;
+mod connections;
 mod console_edits;
 mod console_pages;
 mod dashboard;
