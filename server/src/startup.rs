@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::gateway::catalog::Catalog;
 use crate::gateway::probe::UpstreamProbe;
 use crate::gateway::usage_writer::UsageWriter;
-use crate::gateway::{self, Gateway, Settings};
+use crate::gateway::{self, BodyLimits, Gateway, Settings};
 use crate::http::serve::{self, ConnectionLimits};
 use crate::http::{request_id, unknown_route};
 use crate::{api, health};
@@ -114,7 +114,7 @@ impl Application {
         }
         let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
         let settings =
-            Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
+            Settings { trusted_proxies: config.trusted_proxies.clone(), body_limits: BodyLimits::of(&config) };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
         let histograms = tokio::spawn(gateway::metrics::drain_histograms(HISTOGRAM_DRAIN));
