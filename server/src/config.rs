@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -45,6 +46,19 @@ pub struct Config {
     pub catalog_refresh_ms: u64,
     /// Largest data-plane request body.
     pub max_request_bytes: usize,
+    /// Items in a request's conversation list (`messages`, `input`, `contents`).
+    pub max_request_messages: usize,
+    /// Content parts in one of those items (`content`, `parts`).
+    pub max_message_parts: usize,
+    /// Nesting of a request body (the body itself is level 1); at most 128.
+    pub max_json_depth: usize,
+    /// A connection must send a whole request head within this long of its first byte
+    /// (of being accepted, for its first request).
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection with no new request for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; a further one is closed as soon as it is accepted.
+    pub max_connections: NonZeroU32,
     /// Usage-log rows are written in batches at least this often.
     pub usage_flush_ms: u64,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
@@ -82,6 +96,12 @@ impl Default for Config {
             credential_key: None,
             catalog_refresh_ms: 1000,
             max_request_bytes: 4 * 1024 * 1024,
+            max_request_messages: 10_000,
+            max_message_parts: 1_000,
+            max_json_depth: 64,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: const { NonZeroU32::new(10_000).unwrap() },
             usage_flush_ms: 200,
             trial_credit: 0,
             instance_id: None,

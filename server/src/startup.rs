@@ -5,9 +5,10 @@ use crate::config::Config;
 use crate::gateway::catalog::Catalog;
 use crate::gateway::probe::UpstreamProbe;
 use crate::gateway::usage_writer::UsageWriter;
-use crate::gateway::{self, Gateway, Settings};
+use crate::gateway::{self, BodyLimits, Gateway, Settings};
 use crate::http::csrf::{self, ConsoleOrigin};
 use crate::http::security_headers::{self, Https};
+use crate::http::serve::{self, ConnectionLimits};
 use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
@@ -17,7 +18,6 @@ use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
 use app::state::AppState;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
@@ -60,6 +60,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    connections: ConnectionLimits,
     state: AppState,
     admin: AdminCredentials,
     usage: UsageWriter,
@@ -114,11 +115,24 @@ impl Application {
         }
         let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
         let settings =
-            Settings { trusted_proxies: config.trusted_proxies.clone(), max_request_bytes: config.max_request_bytes };
+            Settings { trusted_proxies: config.trusted_proxies.clone(), body_limits: BodyLimits::of(&config) };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
         let histograms = tokio::spawn(gateway::metrics::drain_histograms(HISTOGRAM_DRAIN));
-        Ok(Application { listener, router, state, admin, usage, usage_task, purse, purse_task, refresher, histograms })
+        let connections = ConnectionLimits::of(&config);
+        Ok(Application {
+            listener,
+            router,
+            connections,
+            state,
+            admin,
+            usage,
+            usage_task,
+            purse,
+            purse_task,
+            refresher,
+            histograms,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -132,14 +146,7 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(SessionStore::new(self.state.db.clone())));
-        // Nagle's algorithm would hold small responses back for the client's delayed ACK.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
-            }
-        });
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        serve::serve(self.listener, self.router, self.connections, shutdown).await;
         // Every request has been answered and settled: write every charge, give the
         // leases back and write every usage row before closing the pool.
         self.purse_task.abort();
@@ -152,7 +159,7 @@ impl Application {
         self.refresher.abort();
         self.histograms.abort();
         self.state.db.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -32,7 +32,7 @@ pub async fn count(
     let (mut flight, ip) = board(&gateway, peer, &parts, route, dialect);
     let answered = async {
         let key = admit_key(&gateway, &mut flight, &parts, ip)?;
-        let request = request::read(&parts.headers, body, gateway.max_request_bytes, envelope).await?;
+        let request = request::read(&parts.headers, body, &gateway.body_limits, envelope).await?;
         flight.set_model(&request.model);
         let model = admit_model(&gateway, &key, &request.model)?;
         let mut plan = routing::plan(&model, &gateway.health, MAX_ATTEMPTS);
@@ -54,7 +54,7 @@ pub async fn count(
 
 /// The gateway's own count, in the client's dialect.
 fn counted_here(request: &ClientRequest, dialect: Dialect) -> Bytes {
-    let total = tokens::count_body_texts(&request.body);
+    let total = tokens::count_body_texts(request.raw());
     let body = match dialect {
         Dialect::Gemini => gemini::count_tokens_response(total),
         _ => json!({"input_tokens": total}),

@@ -23,7 +23,7 @@ fn inputs(request: &ClientRequest) -> Result<Vec<String>, GatewayError> {
         field: "input".into(),
         expected: "a string, a list of strings or a list of token ids",
     };
-    match request.body.get("input") {
+    match request.body()?.get("input") {
         Some(Value::String(text)) => Ok(vec![text.clone()]),
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
             Ok(items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
@@ -43,7 +43,7 @@ fn inputs(request: &ClientRequest) -> Result<Vec<String>, GatewayError> {
 /// Checks what every channel would refuse, before money is reserved.
 pub fn check(request: &ClientRequest) -> Result<(), GatewayError> {
     inputs(request)?;
-    match request.body.get("encoding_format") {
+    match request.body()?.get("encoding_format") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(format)) if format == "float" || format == "base64" => Ok(()),
         Some(_) => Err(GatewayError::InvalidValue {
@@ -56,8 +56,9 @@ pub fn check(request: &ClientRequest) -> Result<(), GatewayError> {
 /// The echo provider's embeddings, in OpenAI's list shape.
 pub fn echo(request: &ClientRequest) -> Result<(Bytes, Usage), GatewayError> {
     let texts = inputs(request)?;
-    let dimensions = request.body.get("dimensions").and_then(Value::as_u64).map(|n| n.min(4096) as usize);
-    let base64 = request.body.get("encoding_format").and_then(Value::as_str) == Some("base64");
+    let body = request.body()?;
+    let dimensions = body.get("dimensions").and_then(Value::as_u64).map(|n| n.min(4096) as usize);
+    let base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
     let data: Vec<Value> = texts
         .iter()
         .enumerate()

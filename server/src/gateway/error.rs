@@ -33,6 +33,8 @@ pub enum GatewayError {
     UnsupportedMediaType,
     #[error("The request body is not valid JSON: {0}")]
     InvalidJson(String),
+    #[error("The request is too complex: `{field}` {limit}.")]
+    RequestTooComplex { field: String, limit: Complexity },
     #[error("Missing required field `{0}`.")]
     MissingField(String),
     #[error("Field `{field}` must be {expected}.")]
@@ -68,6 +70,25 @@ pub enum GatewayError {
     Internal,
 }
 
+/// The cap a request went over (`TOLLGATE_MAX_REQUEST_MESSAGES`, `TOLLGATE_MAX_MESSAGE_PARTS`,
+/// `TOLLGATE_MAX_JSON_DEPTH`), with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Complexity {
+    Messages(usize),
+    Parts(usize),
+    Depth(usize),
+}
+
+impl std::fmt::Display for Complexity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Complexity::Messages(limit) => write!(f, "holds more than {limit} items, the most a request may have"),
+            Complexity::Parts(limit) => write!(f, "holds more than {limit} content parts, the most a message may have"),
+            Complexity::Depth(limit) => write!(f, "nests deeper than {limit} levels, the most a request body may"),
+        }
+    }
+}
+
 /// An upstream's 4xx as the client gets it: its status, type, code, message and retry
 /// headers (`relayed`).
 #[derive(Debug, Clone)]
@@ -93,7 +114,12 @@ impl GatewayError {
             ApiKeyExpired { .. } | IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => 403,
             RequestTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
-            InvalidJson(_) | MissingField(_) | InvalidType { .. } | InvalidValue { .. } | Untranslatable { .. } => 400,
+            InvalidJson(_)
+            | RequestTooComplex { .. }
+            | MissingField(_)
+            | InvalidType { .. }
+            | InvalidValue { .. }
+            | Untranslatable { .. } => 400,
             KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
             InsufficientBalance { .. } => 402,
             NoAvailableChannel(_) => 503,
@@ -119,6 +145,7 @@ impl GatewayError {
             RequestTooLarge { .. } => "request_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             InvalidJson(_) => "invalid_json",
+            RequestTooComplex { .. } => "request_too_complex",
             MissingField(_) => "missing_field",
             InvalidType { .. } => "invalid_type",
             InvalidValue { .. } => "invalid_value",
@@ -181,6 +208,7 @@ impl GatewayError {
     pub fn param(&self) -> Option<&str> {
         match self {
             GatewayError::MissingField(field)
+            | GatewayError::RequestTooComplex { field, .. }
             | GatewayError::InvalidType { field, .. }
             | GatewayError::InvalidValue { field, .. }
             | GatewayError::Untranslatable { field, .. } => Some(field),

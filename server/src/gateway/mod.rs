@@ -22,6 +22,7 @@ pub mod probe;
 mod redact;
 mod request;
 mod routing;
+mod scan;
 mod stream;
 pub mod tokens;
 mod upstream;
@@ -49,6 +50,7 @@ use flight::Charge;
 use flight::Flight;
 use ipnet::IpNet;
 use limits::{Limits, Slot};
+pub use request::BodyLimits;
 use request::{ClientRequest, Envelope};
 use routing::Health;
 use serde_json::{json, Value};
@@ -70,7 +72,7 @@ pub struct Inner {
     health: Health,
     http: HttpClient,
     trusted_proxies: Vec<IpNet>,
-    max_request_bytes: usize,
+    body_limits: BodyLimits,
 }
 
 #[derive(Clone)]
@@ -86,7 +88,7 @@ impl Deref for Gateway {
 
 pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
-    pub max_request_bytes: usize,
+    pub body_limits: BodyLimits,
 }
 
 impl Gateway {
@@ -102,7 +104,7 @@ impl Gateway {
             health: Health::default(),
             http: HttpClient::default(),
             trusted_proxies: settings.trusted_proxies,
-            max_request_bytes: settings.max_request_bytes,
+            body_limits: settings.body_limits,
         }))
     }
 }
@@ -262,7 +264,7 @@ async fn run_pipeline(
 ) -> Result<Admitted, GatewayError> {
     let key = admit_key(gateway, flight, parts, ip)?;
     let embedding = matches!(envelope, Envelope::Embeddings);
-    let request = request::read(&parts.headers, body, gateway.max_request_bytes, envelope).await?;
+    let request = request::read(&parts.headers, body, &gateway.body_limits, envelope).await?;
     if embedding {
         embeddings::check(&request)?;
     }
@@ -313,7 +315,7 @@ async fn complete(
                 true => usage.or_else(|| embeddings::usage_in(&body).ok().flatten()),
                 false => usage,
             };
-            let counted = || Usage { prompt_tokens: tokens::count_body_texts(&request.body), ..Usage::default() };
+            let counted = || Usage { prompt_tokens: tokens::count_body_texts(request.raw()), ..Usage::default() };
             flight.set_usage(reported.unwrap_or_else(counted));
             flight.land(200);
             drop(slot);
@@ -360,16 +362,10 @@ fn announced_prompt_tokens(
         StreamEvent::Usage(report) => report.prompt_tokens,
         _ => None,
     });
-    reported.unwrap_or_else(|| tokens::count_body_texts(&request.body))
+    reported.unwrap_or_else(|| tokens::count_body_texts(request.raw()))
 }
 
 fn relay(flight: &Flight, request: ClientRequest, model: &CatalogModel, prompt_tokens: u64) -> stream::Relay {
-    let include_usage = request
-        .body
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let client = flight.dialect();
     stream::Relay {
         client,
@@ -377,11 +373,11 @@ fn relay(flight: &Flight, request: ClientRequest, model: &CatalogModel, prompt_t
             id: client.answer_id(flight.request_id()),
             model: model.view.code.clone(),
             prompt_tokens,
-            include_usage,
+            include_usage: request.include_usage,
         },
         // The running stand-in for an unreported prompt count: about four bytes a token.
         prompt_estimate: request.prompt_estimate.div_ceil(4),
-        body: request.body,
+        body: request.raw().clone(),
     }
 }
 

@@ -1,18 +1,28 @@
-//! Reading a request body, in the contract's order: size, media type, JSON, fields. Only
-//! the envelope is read here (model, stream, output cap, the dialect's required fields):
-//! a same-dialect upstream gets the body as sent, and the rest is decoded only when the
-//! request is translated.
+//! Reading a request body, in the contract's order: size, media type, JSON (and its
+//! complexity, met while it is parsed), fields. One pass reads the envelope (model,
+//! stream, output cap, the dialect's required list) and counts the conversation without
+//! building a tree of the body: a same-dialect upstream gets the body's own bytes, and a
+//! JSON tree is built only where the request is translated or answered here, after it has
+//! been authorised and priced.
 
 use super::dialect::Dialect;
 use super::error::GatewayError;
+use super::scan::{self, Caps, Conversation, Scalar, Shape, Wanted};
+use crate::config::Config;
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
-/// A parsed request; `body` is kept whole so same-dialect upstreams get it as sent.
+/// A request read and checked; `raw` is kept as sent, so same-dialect upstreams get it.
 pub struct ClientRequest {
-    pub body: Map<String, Value>,
+    raw: Bytes,
+    /// The body as a JSON tree, built on first need.
+    tree: OnceLock<Option<Map<String, Value>>>,
     pub model: String,
     pub stream: bool,
     pub max_tokens: Option<u64>,
@@ -23,7 +33,48 @@ pub struct ClientRequest {
     /// upstream reports the real count: the body's size in bytes, since a byte-level BPE
     /// token is at least one byte.
     pub prompt_estimate: u64,
+    /// Chat's `stream_options.include_usage`.
+    pub include_usage: bool,
 }
+
+impl ClientRequest {
+    /// The body as sent.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The body as a JSON tree, for the codecs.
+    pub fn body(&self) -> Result<&Map<String, Value>, GatewayError> {
+        // It was read as a JSON object within the caps already: this cannot fail.
+        self.tree.get_or_init(|| serde_json::from_slice(&self.raw).ok()).as_ref().ok_or(GatewayError::Internal)
+    }
+
+    /// The body's top-level fields as sent, for a same-dialect upstream.
+    pub fn fields(&self) -> Result<Vec<(Cow<'_, str>, &RawValue)>, GatewayError> {
+        scan::top_level(&self.raw).map_err(|_| GatewayError::Internal)
+    }
+}
+
+/// What a data-plane body may be: its size, and the caps on its shape.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub bytes: usize,
+    pub caps: Caps,
+}
+
+impl BodyLimits {
+    pub fn of(config: &Config) -> BodyLimits {
+        let caps = Caps {
+            messages: config.max_request_messages,
+            parts: config.max_message_parts,
+            depth: config.max_json_depth.min(MAX_JSON_DEPTH),
+        };
+        BodyLimits { bytes: config.max_request_bytes, caps }
+    }
+}
+
+/// The JSON parser's own nesting limit: deeper bodies are not JSON it reads.
+const MAX_JSON_DEPTH: usize = 128;
 
 /// What a route says about its requests besides the body.
 pub enum Envelope {
@@ -35,120 +86,123 @@ pub enum Envelope {
     CountTokens { dialect: Dialect, path_model: Option<String> },
 }
 
+/// The top-level values the envelope reads.
+const SCALARS: &[&str] = &["model", "stream", "max_tokens", "max_completion_tokens", "max_output_tokens", "n"];
+const NESTED: &[(&str, &[&str])] =
+    &[("generationConfig", &["maxOutputTokens", "candidateCount"]), ("stream_options", &["include_usage"])];
+
 pub async fn read(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: &BodyLimits,
     envelope: Envelope,
 ) -> Result<ClientRequest, GatewayError> {
-    let (body, size) = read_object(headers, body, limit).await?;
-    let (path_model, required): (Option<String>, &[&str]) = match &envelope {
-        Envelope::Generate { dialect, path_model, .. } => (path_model.clone(), required_fields(*dialect)),
-        Envelope::Embeddings => (None, &["input"]),
+    let raw = read_bytes(headers, body, limits.bytes).await?;
+    let (path_model, conversation, required) = match &envelope {
+        Envelope::Generate { dialect, path_model, .. } => (path_model.clone(), conversation(*dialect), true),
+        Envelope::Embeddings => (None, Conversation { list: "input", parts: None }, true),
         // Gemini may wrap the request in `generateContentRequest`: nothing is required.
-        Envelope::CountTokens { dialect: Dialect::Gemini, path_model } => (path_model.clone(), &[]),
-        Envelope::CountTokens { dialect, path_model } => (path_model.clone(), required_fields(*dialect)),
+        Envelope::CountTokens { dialect: Dialect::Gemini, path_model } => {
+            (path_model.clone(), conversation(Dialect::Gemini), false)
+        }
+        Envelope::CountTokens { dialect, path_model } => (path_model.clone(), conversation(*dialect), true),
     };
+    let wanted = Wanted { scalars: SCALARS, nested: NESTED, conversation };
+    let scanned = scan::scan(&raw, &wanted, limits.caps)?;
     let model = match path_model {
         Some(model) => model,
-        None => required_string(&body, "model")?,
+        None => required_string(scanned.get("model"), "model")?,
     };
-    for field in required {
-        check_required(&body, field)?;
+    if required {
+        check_required(scanned.conversation, conversation.list)?;
     }
     let (stream, max_tokens, choices) = match envelope {
         Envelope::Generate { dialect: Dialect::Gemini, path_stream, .. } => {
-            let config = body.get("generationConfig").and_then(Value::as_object);
-            let setting = |name: &str| {
-                config.map(|config| positive(config, name, &format!("generationConfig.{name}"))).transpose()
-            };
-            (path_stream, setting("maxOutputTokens")?.flatten(), setting("candidateCount")?.flatten())
+            let setting =
+                |name: &str| positive(scanned.get_in("generationConfig", name), &format!("generationConfig.{name}"));
+            (path_stream, setting("maxOutputTokens")?, setting("candidateCount")?)
         }
         Envelope::Generate { dialect, .. } => {
-            let choices = if dialect == Dialect::Chat { positive(&body, "n", "n")? } else { None };
-            (stream_flag(&body)?, max_tokens(&body, dialect)?, choices)
+            let choices = if dialect == Dialect::Chat { positive(scanned.get("n"), "n")? } else { None };
+            (stream_flag(scanned.get("stream"))?, max_tokens(&scanned, dialect)?, choices)
         }
         Envelope::Embeddings | Envelope::CountTokens { .. } => (false, None, None),
     };
+    let include_usage = scanned.get_in("stream_options", "include_usage") == &Scalar::Bool(true);
     let choices = choices.unwrap_or(1);
-    Ok(ClientRequest { model, stream, max_tokens, choices, prompt_estimate: size as u64, body })
+    let prompt_estimate = raw.len() as u64;
+    Ok(ClientRequest { raw, tree: OnceLock::new(), model, stream, max_tokens, choices, prompt_estimate, include_usage })
 }
 
-/// The body as a JSON object, and its size in bytes.
-async fn read_object(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<(Map<String, Value>, usize), GatewayError> {
+/// The body's bytes, within the size limit and of a JSON media type.
+async fn read_bytes(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Bytes, GatewayError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::RequestTooLarge { limit });
     }
-    let bytes = Limited::new(body, limit).collect().await.map_err(|err| {
-        if err.downcast_ref::<LengthLimitError>().is_some() {
-            GatewayError::RequestTooLarge { limit }
-        } else {
-            GatewayError::InvalidJson("the body could not be read".into())
+    // One buffer of the declared size: gathering the frames and then joining them would
+    // hold the body twice.
+    let mut bytes = BytesMut::with_capacity(declared.unwrap_or_default());
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| GatewayError::InvalidJson("the body could not be read".into()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if bytes.len() + data.len() > limit {
+            return Err(GatewayError::RequestTooLarge { limit });
         }
-    })?;
-    let bytes = bytes.to_bytes();
+        bytes.extend_from_slice(&data);
+    }
     if !crate::http::json::is_json(headers) {
         return Err(GatewayError::UnsupportedMediaType);
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|err| GatewayError::InvalidJson(err.to_string()))?;
-    match value {
-        Value::Object(body) => Ok((body, bytes.len())),
-        _ => Err(GatewayError::InvalidType { field: "body".into(), expected: "a JSON object" }),
-    }
+    Ok(bytes.freeze())
 }
 
-/// The fields without which a dialect's request means nothing (row 13 of the contract).
-fn required_fields(dialect: Dialect) -> &'static [&'static str] {
+/// Where a dialect's conversation is (its list is the field without which a request
+/// means nothing, row 13 of the contract).
+fn conversation(dialect: Dialect) -> Conversation {
     match dialect {
-        Dialect::Chat | Dialect::Anthropic => &["messages"],
-        Dialect::Responses => &["input"],
-        Dialect::Gemini => &["contents"],
+        Dialect::Chat | Dialect::Anthropic => Conversation { list: "messages", parts: Some("content") },
+        Dialect::Responses => Conversation { list: "input", parts: Some("content") },
+        Dialect::Gemini => Conversation { list: "contents", parts: Some("parts") },
     }
 }
 
-fn required_string(body: &Map<String, Value>, field: &str) -> Result<String, GatewayError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Err(GatewayError::MissingField(field.into())),
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(_) => Err(GatewayError::InvalidType { field: field.into(), expected: "a string" }),
+fn required_string(value: &Scalar, field: &str) -> Result<String, GatewayError> {
+    match value {
+        Scalar::Null => Err(GatewayError::MissingField(field.into())),
+        Scalar::Text(text) => Ok(text.clone().into_owned()),
+        _ => Err(GatewayError::InvalidType { field: field.into(), expected: "a string" }),
     }
 }
 
 /// A required list of objects; Responses' `input` and embeddings' `input` may be a string.
-fn check_required(body: &Map<String, Value>, field: &str) -> Result<(), GatewayError> {
+fn check_required(shape: Shape, field: &str) -> Result<(), GatewayError> {
     let string_allowed = field == "input";
-    match body.get(field) {
-        None | Some(Value::Null) => Err(GatewayError::MissingField(field.into())),
-        Some(Value::String(_)) if string_allowed => Ok(()),
-        Some(Value::Array(items)) => match items.iter().position(|item| !item.is_object()) {
+    match shape {
+        Shape::Null => Err(GatewayError::MissingField(field.into())),
+        Shape::Text if string_allowed => Ok(()),
+        Shape::Array { first_not_object } => match first_not_object {
             // Embeddings take a list of strings (or of token ids): the codec checks those.
             Some(_) if string_allowed => Ok(()),
             Some(index) => Err(GatewayError::InvalidType { field: format!("{field}[{index}]"), expected: "an object" }),
             None => Ok(()),
         },
-        Some(_) if string_allowed => {
-            Err(GatewayError::InvalidType { field: field.into(), expected: "a string or an array" })
-        }
-        Some(_) => Err(GatewayError::InvalidType { field: field.into(), expected: "an array" }),
+        _ if string_allowed => Err(GatewayError::InvalidType { field: field.into(), expected: "a string or an array" }),
+        _ => Err(GatewayError::InvalidType { field: field.into(), expected: "an array" }),
     }
 }
 
-fn stream_flag(body: &Map<String, Value>) -> Result<bool, GatewayError> {
-    match body.get("stream") {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(stream)) => Ok(*stream),
-        Some(_) => Err(GatewayError::InvalidType { field: "stream".into(), expected: "a boolean" }),
+fn stream_flag(value: &Scalar) -> Result<bool, GatewayError> {
+    match value {
+        Scalar::Null => Ok(false),
+        Scalar::Bool(stream) => Ok(*stream),
+        _ => Err(GatewayError::InvalidType { field: "stream".into(), expected: "a boolean" }),
     }
 }
 
 /// The output cap the client set, under the dialect's name for it (the larger of two).
-fn max_tokens(body: &Map<String, Value>, dialect: Dialect) -> Result<Option<u64>, GatewayError> {
+fn max_tokens(scanned: &scan::Scanned, dialect: Dialect) -> Result<Option<u64>, GatewayError> {
     let fields: &[&str] = match dialect {
         Dialect::Chat => &["max_tokens", "max_completion_tokens"],
         Dialect::Responses => &["max_output_tokens"],
@@ -157,20 +211,17 @@ fn max_tokens(body: &Map<String, Value>, dialect: Dialect) -> Result<Option<u64>
     };
     let mut cap = None;
     for field in fields {
-        if let Some(n) = positive(body, field, field)? {
+        if let Some(n) = positive(scanned.get(field), field)? {
             cap = Some(cap.map_or(n, |m: u64| m.max(n)));
         }
     }
     Ok(cap)
 }
 
-fn positive(body: &Map<String, Value>, field: &str, path: &str) -> Result<Option<u64>, GatewayError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| GatewayError::InvalidType { field: path.into(), expected: "a positive integer" }),
+fn positive(value: &Scalar, path: &str) -> Result<Option<u64>, GatewayError> {
+    match value {
+        Scalar::Null => Ok(None),
+        Scalar::Unsigned(n) if *n > 0 => Ok(Some(*n)),
+        _ => Err(GatewayError::InvalidType { field: path.into(), expected: "a positive integer" }),
     }
 }

@@ -16,7 +16,6 @@ use crate::http::client;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde_json::{Map, Value};
 
 pub enum Source {
     Upstream { response: client::Response, channel: Dialect },
@@ -36,7 +35,8 @@ struct Tally {
     prompt_estimate: u64,
     /// The prompt count the stream's start announced (0: none was counted).
     announced_prompt: u64,
-    body: Map<String, Value>,
+    /// The request's body, counted when the upstream reports no prompt count.
+    body: Bytes,
     settled: Option<Usage>,
 }
 
@@ -116,7 +116,7 @@ pub struct Relay {
     pub client: Dialect,
     pub start: StreamStart,
     pub prompt_estimate: u64,
-    pub body: Map<String, Value>,
+    pub body: Bytes,
 }
 
 impl Relay {

@@ -5,7 +5,8 @@
 //! differ by a few percent, which is what a count made without the provider can promise.
 //! It is loaded on first use (about 100 ms), never on the hot path of a reported answer.
 
-use serde_json::Value;
+use super::scan::Key;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use tiktoken_rs::o200k_base_singleton;
 
 /// Tokens in `text`.
@@ -16,12 +17,13 @@ pub fn count(text: &str) -> u64 {
     o200k_base_singleton().count_ordinary(text) as u64
 }
 
-/// Tokens in the string values of a request body in any dialect, without decoding it:
-/// messages, system prompts, tool definitions and results are all strings somewhere
-/// inside. Field names, the model and opaque payloads (base64 images, signatures) are
-/// not read by the model as text and are skipped.
-pub fn count_body_texts(body: &serde_json::Map<String, Value>) -> u64 {
-    body.iter().filter(|(name, _)| !SKIPPED_FIELDS.contains(&name.as_str())).map(|(_, value)| count_value(value)).sum()
+/// Tokens in the string values of a request body in any dialect, read straight from its
+/// bytes: messages, system prompts, tool definitions and results are all strings
+/// somewhere inside. Field names, the model and opaque payloads (base64 images,
+/// signatures) are not read by the model as text and are skipped.
+pub fn count_body_texts(body: &[u8]) -> u64 {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    Texts.deserialize(&mut deserializer).unwrap_or_default()
 }
 
 /// Names, ids, enumerations and opaque payloads.
@@ -44,12 +46,65 @@ const SKIPPED_FIELDS: &[&str] = &[
     "cache_control",
 ];
 
-fn count_value(value: &Value) -> u64 {
-    match value {
-        Value::String(text) => count(text),
-        Value::Array(items) => items.iter().map(count_value).sum(),
-        Value::Object(fields) => count_body_texts(fields),
-        _ => 0,
+/// The tokens of a JSON value's texts.
+struct Texts;
+
+impl<'de> DeserializeSeed<'de> for Texts {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Texts {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<u64, E> {
+        Ok(count(text))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut total = 0;
+        while let Some(tokens) = seq.next_element_seed(Texts)? {
+            total += tokens;
+        }
+        Ok(total)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut total = 0;
+        while let Some(name) = map.next_key_seed(Key)? {
+            match SKIPPED_FIELDS.contains(&&*name) {
+                true => _ = map.next_value::<IgnoredAny>()?,
+                false => total += map.next_value_seed(Texts)?,
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -73,9 +128,9 @@ mod tests {
             {"type": "text", "text": "hello"},
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUgAAAAE"}}
         ]}]});
-        let plain = count_body_texts(text.as_object().unwrap());
+        let plain = count_body_texts(text.to_string().as_bytes());
         assert_eq!(plain, count("hello"));
-        let image = count_body_texts(with_image.as_object().unwrap());
+        let image = count_body_texts(with_image.to_string().as_bytes());
         assert_eq!(image, plain, "the base64 payload is not text");
     }
 }

@@ -18,7 +18,9 @@ use axum::http::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use secrecy::ExposeSecret;
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -60,7 +62,7 @@ impl<'a> Call<'a> {
     pub fn conversation(&self, request: &ClientRequest) -> Result<&Conversation, GatewayError> {
         self.conversation
             .get_or_init(|| {
-                let conversation = self.client.decode_request(&request.body)?;
+                let conversation = self.client.decode_request(request.body()?)?;
                 Ok(Conversation { stream: request.stream, ..conversation })
             })
             .as_ref()
@@ -139,6 +141,7 @@ fn upstream_body<'a>(
         let outgoing = Outgoing { model: &target.upstream_model, default_max_tokens };
         return Ok(UpstreamBody::Translated(channel.encode_request(call.conversation(request)?, &outgoing)?));
     }
+    let fields = request.fields()?;
     let mut set = Vec::with_capacity(2);
     // Gemini names the model in the path, not the body.
     if channel != Dialect::Gemini {
@@ -146,44 +149,53 @@ fn upstream_body<'a>(
     }
     match (channel, call.endpoint) {
         (Dialect::Chat, Endpoint::Generate { stream: true }) => {
-            set.push(("stream_options", stream_options_with_usage(&request.body)));
+            set.push(("stream_options", stream_options_with_usage(&fields)));
         }
-        (Dialect::Anthropic, Endpoint::Generate { .. }) if !request.body.contains_key("max_tokens") => {
+        (Dialect::Anthropic, Endpoint::Generate { .. }) if !fields.iter().any(|(name, _)| name == "max_tokens") => {
             set.push(("max_tokens", default_max_tokens.into()));
         }
         _ => {}
     }
-    Ok(UpstreamBody::Forwarded { body: &request.body, set })
+    Ok(UpstreamBody::Forwarded { fields, set })
 }
 
 /// The client's `stream_options` with `include_usage` on, so the stream can be charged.
-fn stream_options_with_usage(body: &Map<String, Value>) -> Value {
-    let mut options = body.get("stream_options").and_then(Value::as_object).cloned().unwrap_or_default();
+fn stream_options_with_usage(fields: &[Field<'_>]) -> Value {
+    let sent = fields.iter().rev().find(|(name, _)| name == "stream_options");
+    let mut options: Map<String, Value> =
+        sent.and_then(|(_, raw)| serde_json::from_str(raw.get()).ok()).unwrap_or_default();
     options.insert("include_usage".into(), Value::Bool(true));
     Value::Object(options)
 }
 
+/// A top-level field of the client's body: its name, and its value as sent.
+type Field<'a> = (Cow<'a, str>, &'a RawValue);
+
 /// A request body for an upstream.
 pub(super) enum UpstreamBody<'a> {
     /// The client's body as sent, but the fields of `set` (replaced, or added when absent):
-    /// written straight from the parsed request rather than from a copy of it.
-    Forwarded { body: &'a Map<String, Value>, set: Vec<(&'static str, Value)> },
+    /// every other field is written as the bytes the client sent.
+    Forwarded { fields: Vec<Field<'a>>, set: Vec<(&'static str, Value)> },
     /// Rebuilt in the upstream's dialect.
     Translated(Value),
 }
 
 impl Serialize for UpstreamBody<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (body, set) = match self {
+        let (fields, set) = match self {
             UpstreamBody::Translated(value) => return value.serialize(serializer),
-            UpstreamBody::Forwarded { body, set } => (body, set),
+            UpstreamBody::Forwarded { fields, set } => (fields, set),
         };
         let replacement = |name: &str| set.iter().find(|(field, _)| *field == name).map(|(_, value)| value);
         let mut map = serializer.serialize_map(None)?;
-        for (name, value) in body.iter() {
-            map.serialize_entry(name, replacement(name).unwrap_or(value))?;
+        for (name, raw) in fields {
+            match replacement(name) {
+                Some(value) => map.serialize_entry(name, value)?,
+                None => map.serialize_entry(name, raw)?,
+            }
         }
-        for (name, value) in set.iter().filter(|(name, _)| !body.contains_key(*name)) {
+        let sent = |name: &str| fields.iter().any(|(field, _)| field == name);
+        for (name, value) in set.iter().filter(|(name, _)| !sent(name)) {
             map.serialize_entry(name, value)?;
         }
         map.end()

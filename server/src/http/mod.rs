@@ -7,6 +7,7 @@ pub mod json;
 pub mod query;
 pub mod request_id;
 pub mod security_headers;
+pub mod serve;
 
 use app::error::AppError;
 use axum::extract::OriginalUri;

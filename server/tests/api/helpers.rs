@@ -99,9 +99,7 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        self.stop();
     }
 }
 
@@ -151,6 +149,13 @@ pub fn browser() -> Client {
 }
 
 impl TestApp {
+    /// Starts the graceful shutdown `Application::run_until` waits for.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
     /// Calls the console's server function `name` directly over HTTP, as a form post
     /// without `Accept: text/html` (so errors come back with their status, not a redirect).
     pub async fn rpc(&self, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {

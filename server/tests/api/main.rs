@@ -9,6 +9,7 @@ mod billing;
 mod browser_protections;
 mod cache_pricing;
 mod cli;
+mod connections;
 mod console_edits;
 mod console_pages;
 mod dashboard;

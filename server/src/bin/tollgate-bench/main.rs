@@ -3,13 +3,15 @@
 //! Tollgate through its management API, drives both at fixed rates (open loop) and at
 //! full speed (closed loop), prints a table and writes it as JSON (`make bench`).
 //! `tollgate-bench control` times the management API's usage queries over seeded rows
-//! (`make bench-control`).
+//! (`make bench-control`); `tollgate-bench memory` reads Tollgate's peak memory under
+//! many large bodies at once (`make bench-memory`).
 
 mod control;
 mod database;
 mod error;
 mod forward;
 mod load;
+mod memory;
 mod mock;
 mod process;
 mod report;
@@ -49,6 +51,9 @@ enum Cmd {
     /// The control-plane benchmark: BENCH_ROWS usage rows (default 200,000), then
     /// request-id lookups and pages through the management API.
     Control,
+    /// The memory benchmark: 32 concurrent bodies of 100,000 messages; Tollgate's peak
+    /// resident memory against its resting one (BENCH_MESSAGE_CAP raises its message cap).
+    Memory,
     /// Serve the mock upstream (the benchmark starts it as a process of its own).
     Mock {
         #[arg(long)]
@@ -72,6 +77,7 @@ async fn main() -> ExitCode {
         }
         Cmd::Run => run(Plane::Data).await,
         Cmd::Control => run(Plane::Control).await,
+        Cmd::Memory => run(Plane::Memory).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,6 +92,7 @@ async fn main() -> ExitCode {
 enum Plane {
     Data,
     Control,
+    Memory,
 }
 
 async fn run(plane: Plane) -> Result<(), BenchError> {
@@ -101,6 +108,10 @@ async fn run(plane: Plane) -> Result<(), BenchError> {
             report.print();
             report.write_json(&settings.out_dir.join("control.json"))
         }),
+        Plane::Memory => memory(&settings, &scratch.0, &database.url).await.map(|report| {
+            report.print();
+            report.write_json(&settings.out_dir.join("memory.json"))
+        }),
     };
     // The children are gone by now (dropped with the stack): clean up either way.
     if let Err(err) = database.remove().await {
@@ -113,6 +124,11 @@ async fn run(plane: Plane) -> Result<(), BenchError> {
 async fn control(settings: &Settings, scratch: &Path, database_url: &str) -> Result<control::Report, BenchError> {
     let stack = start(settings, scratch, database_url).await?;
     control::measure(settings, database_url, &stack.gateway, &stack.configured).await
+}
+
+async fn memory(settings: &Settings, scratch: &Path, database_url: &str) -> Result<memory::Report, BenchError> {
+    let mut stack = start(settings, scratch, database_url).await?;
+    memory::measure(&mut stack.tollgate, &stack.gateway, &stack.configured.secret, settings.message_cap).await
 }
 
 /// The run's data directory, removed when the run ends.
@@ -276,6 +292,9 @@ fn tollgate_command(settings: &Settings, scratch: &Path, database_url: &str, por
         .env("TOLLGATE_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("TOLLGATE_ADMIN_PASSWORD", &settings.admin_password)
         .env("TOLLGATE_SEED_DEMO", "true");
+    if let Some(cap) = settings.message_cap {
+        command.env("TOLLGATE_MAX_REQUEST_MESSAGES", cap.to_string());
+    }
     command
 }
 

@@ -3,6 +3,7 @@
 //! It runs in its own process (`tollgate-bench mock`) so its CPU is not the load generator's.
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -33,6 +34,8 @@ const STREAM: &str = concat!(
     "data: [DONE]\n\n"
 );
 
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
 /// Serves until the process is killed.
 pub async fn serve(listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -40,7 +43,9 @@ pub async fn serve(listen: SocketAddr) -> std::io::Result<()> {
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, Router::new().route("/v1/chat/completions", post(chat))).await
+    // The memory benchmark sends bodies of a few MB: more than axum's default 2 MB.
+    let router = Router::new().route("/v1/chat/completions", post(chat)).layer(DefaultBodyLimit::max(MAX_BODY));
+    axum::serve(listener, router).await
 }
 
 #[derive(Deserialize)]

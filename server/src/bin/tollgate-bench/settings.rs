@@ -18,6 +18,9 @@ pub struct Settings {
     pub rounds: usize,
     /// Usage rows the control-plane benchmark seeds.
     pub rows: u64,
+    /// The message cap Tollgate runs with (`TOLLGATE_MAX_REQUEST_MESSAGES`); its default
+    /// when unset.
+    pub message_cap: Option<u64>,
     pub tollgate_bin: PathBuf,
     /// Where the JSON report, the children's logs and the run's scratch directory go.
     pub out_dir: PathBuf,
@@ -48,6 +51,7 @@ impl Settings {
             concurrency: number("BENCH_CONCURRENCY", 64)? as usize,
             rounds: number("BENCH_ROUNDS", 3)? as usize,
             rows: number("BENCH_ROWS", 200_000)?,
+            message_cap: var("BENCH_MESSAGE_CAP").map(|_| number("BENCH_MESSAGE_CAP", 0)).transpose()?,
             tollgate_bin: var("BENCH_TOLLGATE").map_or(sibling, PathBuf::from),
             out_dir: var("BENCH_OUT").map_or(target_dir.join("bench"), PathBuf::from),
             // Any password works: the server is private to this run.

@@ -3,6 +3,7 @@
 
 mod billing;
 mod channel_test;
+mod complexity;
 mod contract;
 mod dialects;
 mod hardening;
