@@ -18,13 +18,14 @@ pub async fn sign_in(
     ip: Option<String>,
 ) -> Result<UserView, AppError> {
     let email = users_store::normalize_email(&credentials.email);
-    state.throttle.check(&email, ip.as_deref())?;
+    let attempt = state.throttle.begin(&email, ip.as_deref())?;
     let user = users_store::by_email(&state.db, &email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     if !password::verify(credentials.password.clone(), stored_hash).await? {
         tracing::info!(email_known = user.is_some(), "sign-in refused");
         return Err(AppError::InvalidCredentials);
     }
+    attempt.succeeded();
     let user = user.ok_or(AppError::InvalidCredentials)?.view;
     if user.status != Status::Active {
         return Err(AppError::UserSuspended);

@@ -135,9 +135,19 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
 }
 
+fn browser_builder() -> reqwest::ClientBuilder {
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none())
+}
+
 /// A client that keeps cookies (a browser tab) and does not follow redirects.
 pub fn browser() -> Client {
-    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    browser_builder().build().expect("client")
+}
+
+/// A browser on another client IP: it connects from `ip`, any address of 127.0.0.0/8
+/// (all of it is loopback), and the server sees that address as its peer.
+pub fn browser_at(ip: &str) -> Client {
+    browser_builder().local_address(ip.parse::<std::net::IpAddr>().expect("an IP")).build().expect("client")
 }
 
 impl TestApp {
