@@ -77,7 +77,9 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
             </nav>
             <AccountSwitcher viewer=viewer.clone() switch />
             <div class="who">
-                <span data-testid="viewer-email">{viewer.user.email.clone()}</span>
+                <a href=crate::auth::PROFILE_PAGE title="Profile and password">
+                    <span data-testid="viewer-email">{viewer.user.email.clone()}</span>
+                </a>
                 <span class="badge">{viewer.user.role.as_str()}</span>
                 <SignOutButton />
             </div>

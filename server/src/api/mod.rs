@@ -34,8 +34,11 @@ pub fn router() -> Router<AppState> {
     let documented = [
         routes!(session::sign_in, session::sign_out),
         routes!(session::me),
+        routes!(session::change_password),
+        routes!(session::reset_password),
         routes!(users::list, users::create),
         routes!(users::change),
+        routes!(users::create_reset_link),
         routes!(accounts::list, accounts::create),
         routes!(accounts::get, accounts::change),
         routes!(accounts::members, accounts::add_member),

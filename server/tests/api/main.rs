@@ -15,6 +15,7 @@ pub mod gateway;
 mod health;
 mod keys;
 mod openapi;
+mod passwords;
 mod server_functions;
 mod sign_in;
 mod tenancy;
