@@ -16,6 +16,7 @@ mod billing;
 mod catalog;
 mod dashboard;
 pub mod docs;
+mod invitations;
 mod keys;
 mod session;
 mod tokens;
@@ -43,6 +44,11 @@ pub fn router() -> Router<AppState> {
         routes!(accounts::get, accounts::change),
         routes!(accounts::members, accounts::add_member),
         routes!(accounts::remove_member),
+        routes!(invitations::of_account, invitations::invite),
+        routes!(invitations::revoke),
+        routes!(invitations::mine),
+        routes!(invitations::accept),
+        routes!(invitations::decline),
         routes!(keys::list, keys::create),
         routes!(keys::get, keys::change),
         routes!(keys::revoke),

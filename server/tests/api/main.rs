@@ -13,6 +13,7 @@ mod console_pages;
 mod dashboard;
 pub mod gateway;
 mod health;
+mod invitations;
 mod keys;
 mod openapi;
 mod passwords;
