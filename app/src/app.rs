@@ -2,7 +2,7 @@
 
 use crate::accounts::{AccountPage, AccountsPage};
 use crate::audit::AuditLogPage;
-use crate::auth::SignInPage;
+use crate::auth::{ProfilePage, ResetPasswordPage, SignInPage};
 use crate::billing::BalancePage;
 use crate::dashboard::DashboardPage;
 use crate::keys::KeysPage;
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
             // (not signed in) and plain HTML (no JavaScript) both work.
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("/keys") view=KeysPage />
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/usage/:request_id") view=UsageDetailPage />
                     <Route path=path!("/support") view=SupportPage />
                     <Route path=path!("/balance") view=BalancePage />
+                    <Route path=path!("/profile") view=ProfilePage />
                     <Route path=path!("/admin/users") view=UsersPage />
                     <Route path=path!("/admin/accounts") view=AccountsPage />
                     <Route path=path!("/admin/accounts/:id") view=AccountPage />

@@ -17,7 +17,7 @@ pub enum AppError {
     InvalidToken,
     #[error("This user is suspended. Ask an administrator to reactivate it.")]
     UserSuspended,
-    #[error("Too many sign-in attempts. Try again in {retry_after_secs} seconds.")]
+    #[error("Too many wrong passwords. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("You do not have permission to do this.")]
     Forbidden,

@@ -1,5 +1,7 @@
 //! The signed-in frame: navigation for the viewer's role, account switcher, sign-out.
 
+use crate::accounts::invitations::{AcceptInvitation, MyInvitations};
+use crate::accounts::MembershipRole;
 use crate::auth::{current_viewer, SignOut, SwitchAccount, Viewer};
 use crate::error::{AppError, ConsoleError};
 use crate::users::PlatformRole;
@@ -10,14 +12,16 @@ use leptos_router::components::{Outlet, Redirect, A};
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
     let switch = ServerAction::<SwitchAccount>::new();
-    let viewer = Resource::new(move || switch.version().get(), |_| current_viewer());
+    // Accepting an invitation adds an account: the viewer is loaded again after each.
+    let accept = ServerAction::<AcceptInvitation>::new();
+    let viewer = Resource::new(move || (switch.version().get(), accept.version().get()), |_| current_viewer());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match viewer.await {
                     Ok(Some(viewer)) => {
                         provide_context(viewer.clone());
-                        view! { <Frame viewer switch /> }.into_any()
+                        view! { <Frame viewer switch accept /> }.into_any()
                     }
                     Ok(None) => view! { <Redirect path="/sign-in" /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
@@ -28,18 +32,21 @@ pub fn ConsoleLayout() -> impl IntoView {
 }
 
 #[component]
-fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
+fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>, accept: ServerAction<AcceptInvitation>) -> impl IntoView {
     let menu_open = RwSignal::new(false);
     let role = viewer.user.role;
     let is_staff = role != PlatformRole::User;
     let is_admin = role == PlatformRole::Admin;
     let has_account = viewer.current_account.is_some();
+    let owns_current = viewer.accounts.iter().any(|membership| {
+        Some(&membership.account_id) == viewer.current_account.as_ref() && membership.role == MembershipRole::Owner
+    });
     // Balances are for owners (admins and support read them too); members do not see money.
-    let sees_balance = is_staff
-        || viewer.accounts.iter().any(|membership| {
-            Some(&membership.account_id) == viewer.current_account.as_ref()
-                && membership.role == crate::accounts::MembershipRole::Owner
-        });
+    let sees_balance = is_staff || owns_current;
+    // Staff reach every account's members from "Accounts"; owners their own here.
+    let members_page = (owns_current && !is_staff)
+        .then(|| viewer.current_account.as_ref().map(|id| format!("/admin/accounts/{id}")))
+        .flatten();
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Tollgate"</a>
@@ -62,6 +69,7 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
                 <Show when=move || has_account && sees_balance>
                     <A href="/balance">"Balance"</A>
                 </Show>
+                {members_page.map(|href| view! { <A href=href>"Members"</A> })}
                 <Show when=move || is_staff>
                     <A href="/support">"Support"</A>
                 </Show>
@@ -77,12 +85,15 @@ fn Frame(viewer: Viewer, switch: ServerAction<SwitchAccount>) -> impl IntoView {
             </nav>
             <AccountSwitcher viewer=viewer.clone() switch />
             <div class="who">
-                <span data-testid="viewer-email">{viewer.user.email.clone()}</span>
+                <a href=crate::auth::PROFILE_PAGE title="Profile and password">
+                    <span data-testid="viewer-email">{viewer.user.email.clone()}</span>
+                </a>
                 <span class="badge">{viewer.user.role.as_str()}</span>
                 <SignOutButton />
             </div>
         </header>
         <main class="content">
+            <MyInvitations accept />
             <Outlet />
         </main>
     }

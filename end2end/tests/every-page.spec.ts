@@ -37,6 +37,7 @@ test('every console page renders, hydrates and fits a phone screen', async ({ pa
     ['usage-detail', `/usage/${requestId}`],
     ['support', `/support?id=${requestId}`],
     ['balance', '/balance'],
+    ['profile', '/profile'],
     ['users', '/admin/users'],
     ['accounts', '/admin/accounts'],
     ['account', `/admin/accounts/${accounts[0].id}`],

@@ -39,7 +39,8 @@ export function uniqueEmail(prefix: string): string {
 type Fixtures = {
   /**
    * Opens a page in a new, empty browser context (no cookies: a second person),
-   * with the project's baseURL. The contexts are closed after the test.
+   * with the project's baseURL and the test's JavaScript setting. The contexts are
+   * closed after the test.
    */
   freshPage: () => Promise<Page>;
   /**
@@ -51,10 +52,10 @@ type Fixtures = {
 };
 
 export const test = base.extend<Fixtures>({
-  freshPage: async ({ browser }, use, testInfo) => {
+  freshPage: async ({ browser, javaScriptEnabled }, use, testInfo) => {
     const contexts: BrowserContext[] = [];
     await use(async () => {
-      const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL });
+      const context = await browser.newContext({ baseURL: testInfo.project.use.baseURL, javaScriptEnabled });
       contexts.push(context);
       return context.newPage();
     });

@@ -31,6 +31,9 @@ pub struct Config {
     /// the request's `Host` is the console's origin.
     pub console_origin: Option<String>,
     pub session_idle_minutes: i64,
+    /// Wrong passwords a minute for one email from one client IP (tight), for one email
+    /// from anywhere (loose, so others cannot lock its owner out quickly), and from one IP.
+    pub sign_in_attempts_per_email_and_ip: u32,
     pub sign_in_attempts_per_email: u32,
     pub sign_in_attempts_per_ip: u32,
     /// Where the compiled console (`pkg/` with wasm, JS and CSS) is served from.
@@ -89,7 +92,8 @@ impl Default for Config {
             secure_cookies: false,
             console_origin: None,
             session_idle_minutes: 12 * 60,
-            sign_in_attempts_per_email: 5,
+            sign_in_attempts_per_email_and_ip: 5,
+            sign_in_attempts_per_email: 50,
             sign_in_attempts_per_ip: 30,
             site_root: PathBuf::from("target/site"),
             seed_demo: false,

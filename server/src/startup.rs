@@ -12,7 +12,7 @@ use crate::http::serve::{self, ConnectionLimits};
 use crate::http::{request_id, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
-use app::auth::throttle::SignInThrottle;
+use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
@@ -84,10 +84,12 @@ impl Application {
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
         let local_addr =
             listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
-        let throttle = SignInThrottle::new(
-            NonZeroU32::new(config.sign_in_attempts_per_email).ok_or(StartupError::ZeroAttemptLimit)?,
-            NonZeroU32::new(config.sign_in_attempts_per_ip).ok_or(StartupError::ZeroAttemptLimit)?,
-        );
+        let limit = |attempts| NonZeroU32::new(attempts).ok_or(StartupError::ZeroAttemptLimit);
+        let throttle = SignInThrottle::new(SignInLimits {
+            per_email_and_ip: limit(config.sign_in_attempts_per_email_and_ip)?,
+            per_email: limit(config.sign_in_attempts_per_email)?,
+            per_ip: limit(config.sign_in_attempts_per_ip)?,
+        });
         let state = AppState {
             db,
             leptos_options: leptos_options(&config, local_addr),

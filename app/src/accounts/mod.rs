@@ -1,5 +1,6 @@
 //! Accounts (tenants) and their members.
 
+pub mod invitations;
 mod page;
 #[cfg(feature = "ssr")]
 pub mod service;
@@ -99,7 +100,7 @@ pub async fn change_account(
     call.finish(service::change(&call.state, &call.caller, &id, change).await)
 }
 
-/// Adds a user, found by email, to an account (admins and the account's owners).
+/// Adds a user, found by email, to an account at once (admins; owners invite instead).
 #[server(prefix = "/rpc", endpoint = "add_member")]
 pub async fn add_member(account_id: String, email: String, role: MembershipRole) -> Result<MemberView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;

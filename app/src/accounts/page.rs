@@ -1,3 +1,4 @@
+use super::invitations::AccountInvitations;
 use super::{
     get_account, list_accounts, AccountView, AddMember, ChangeAccount, CreateAccount, MemberView, MembershipRole,
     RemoveMember,
@@ -84,27 +85,39 @@ pub fn AccountPage() -> impl IntoView {
         move || (account_id(), add.version().get(), remove.version().get(), change.version().get()),
         |(id, ..)| get_account(id),
     );
-    let is_admin = expect_context::<Viewer>().user.role == PlatformRole::Admin;
+    let viewer = expect_context::<Viewer>();
+    let is_admin = viewer.user.role == PlatformRole::Admin;
+    let owned: Vec<String> = viewer
+        .accounts
+        .iter()
+        .filter(|membership| membership.role == MembershipRole::Owner)
+        .map(|membership| membership.account_id.clone())
+        .collect();
     view! {
         <Title text="Account" />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let owned = owned.clone();
+                Suspend::new(async move {
                 match account.await {
                     Ok((account, members)) => {
                         let id = account.id.clone();
+                        let manages = is_admin || owned.contains(&id);
                         view! {
                             <h1>{account.name.clone()}</h1>
                             <p class="muted">
                                 "Balance " {format_credits(account.balance)} " credits · " {account.status.as_str()}
                             </p>
                             {is_admin.then(|| view! { <AccountSettings account=account.clone() change /> })}
-                            <Members account_id=id members add remove />
+                            <Members account_id=id.clone() members add remove is_admin />
+                            {manages.then(|| view! { <AccountInvitations account_id=id /> })}
                         }
                             .into_any()
                     }
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
-            })}
+                })
+            }}
         </Suspense>
     }
 }
@@ -148,6 +161,7 @@ fn Members(
     members: Vec<MemberView>,
     add: ServerAction<AddMember>,
     remove: ServerAction<RemoveMember>,
+    is_admin: bool,
 ) -> impl IntoView {
     let row_account_id = account_id.clone();
     view! {
@@ -184,9 +198,19 @@ fn Members(
                         .collect_view()}
                 </tbody>
             </table>
-            <h3>"Add or change a member"</h3>
-            <FormResult result=add.value().into() success="Member saved." />
-            <ActionForm action=add attr:class="inline-form">
+            {is_admin.then(|| view! { <AddMemberForm account_id add /> })}
+        </section>
+    }
+}
+
+/// Admins add a registered user at once (they manage users); owners invite instead.
+#[component]
+fn AddMemberForm(account_id: String, add: ServerAction<AddMember>) -> impl IntoView {
+    view! {
+        <h3>"Add or change a member"</h3>
+        <p class="muted">"At once, without an invitation (admins only)."</p>
+        <FormResult result=add.value().into() success="Member saved." />
+        <ActionForm action=add attr:class="inline-form">
                 <input type="hidden" name="account_id" value=account_id.clone() />
                 <label>"Email" <input type="email" name="email" required /></label>
                 <label>
@@ -199,7 +223,6 @@ fn Members(
                     </select>
                 </label>
                 <button type="submit">"Save member"</button>
-            </ActionForm>
-        </section>
+        </ActionForm>
     }
 }

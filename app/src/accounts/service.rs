@@ -70,6 +70,8 @@ pub async fn members(state: &AppState, caller: &Caller, account_id: &str) -> Res
     store::members(&state.db, scope.account_id()).await
 }
 
+/// Adds a user to an account, or changes their role in it, at once: admins only, who
+/// manage users anyway. Owners invite instead (`invitations`), and the user accepts.
 pub async fn add_member(
     state: &AppState,
     caller: &Caller,
@@ -77,6 +79,7 @@ pub async fn add_member(
     input: NewMember,
 ) -> Result<MemberView, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::Manage).await?;
+    caller.admin()?;
     let user = users_store::by_id(&state.db, &input.user_id).await?.ok_or_else(|| AppError::not_found("user"))?.view;
     if input.role != MembershipRole::Owner {
         ensure_another_owner_remains(state, scope.account_id(), &user.id).await?;
@@ -97,6 +100,7 @@ pub async fn add_member_by_email(
     role: MembershipRole,
 ) -> Result<MemberView, AppError> {
     caller.account(&state.db, account_id, AccountNeed::Manage).await?;
+    caller.admin()?;
     let user = users_store::by_email(&state.db, email)
         .await?
         .ok_or_else(|| AppError::invalid("email", format!("No user has the email {}.", email.trim())))?;
@@ -114,7 +118,11 @@ pub async fn remove_member(state: &AppState, caller: &Caller, account_id: &str, 
 }
 
 /// An account keeps at least one owner, so somebody can always manage it.
-async fn ensure_another_owner_remains(state: &AppState, account_id: &str, user_id: &str) -> Result<(), AppError> {
+pub(super) async fn ensure_another_owner_remains(
+    state: &AppState,
+    account_id: &str,
+    user_id: &str,
+) -> Result<(), AppError> {
     let is_owner = store::membership(&state.db, account_id, user_id).await? == Some(MembershipRole::Owner);
     if is_owner && store::owner_count(&state.db, account_id).await? <= 1 {
         return Err(AppError::invalid("user_id", "An account needs at least one owner; add another owner first."));

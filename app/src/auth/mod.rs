@@ -3,6 +3,9 @@
 mod page;
 #[cfg(feature = "ssr")]
 pub mod password;
+mod password_page;
+#[cfg(feature = "ssr")]
+pub mod reset;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
@@ -11,6 +14,7 @@ pub mod session;
 pub mod throttle;
 
 pub use page::SignInPage;
+pub use password_page::{ProfilePage, ResetPasswordPage};
 
 use crate::accounts::MembershipRole;
 #[cfg(feature = "ssr")]
@@ -46,6 +50,45 @@ pub struct Credentials {
     pub email: String,
     pub password: String,
 }
+
+/// A password change by the signed-in user (`PUT /api/v1/me/password`).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// A one-time password reset link, as issued: shown this once, only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IssuedResetLink {
+    pub user_id: String,
+    pub email: String,
+    /// The link's secret (`tgr-…`), for `POST /api/v1/password-reset`.
+    pub token: String,
+    /// The console page that sets the new password: `/reset-password?token=…`.
+    pub path: String,
+    /// `path` on the address this request was sent to, to hand to the user.
+    pub link: String,
+    /// UTC unix milliseconds; the link works once, until then.
+    pub expires_at: i64,
+}
+
+/// A new password set through a reset link (`POST /api/v1/password-reset`).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub token: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Where the signed-in user changes their password (and answers invitations).
+pub const PROFILE_PAGE: &str = "/profile";
 
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), ConsoleError> {
@@ -88,4 +131,56 @@ pub async fn switch_account(account_id: String) -> Result<(), ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
     let session = crate::state::session()?;
     call.finish(service::switch_account(&call.state, &call.caller, &session, &account_id).await)
+}
+
+/// Changes the signed-in user's password; their other sessions end, this one stays.
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), ConsoleError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let session = crate::state::session()?;
+    let change = PasswordChange { current_password, new_password };
+    let result = service::change_password(&call.state, &call.caller, Some(&session), &change).await;
+    if result.is_ok() {
+        // A query the page reads, so the sentence shows after a plain form post too.
+        leptos_axum::redirect(&format!("{PROFILE_PAGE}?password=changed"));
+    }
+    call.finish(result)
+}
+
+/// Sets a new password through a one-time reset link; no sign-in needed.
+#[server(prefix = "/rpc", endpoint = "reset_password")]
+pub async fn reset_password(token: String, new_password: String) -> Result<(), ConsoleError> {
+    use crate::state::{request_parts, AppState};
+    let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
+    let ip = crate::access::peer_ip(&request_parts()?);
+    reset::redeem(&state, &PasswordReset { token, new_password }, ip).await?;
+    leptos_axum::redirect("/sign-in?password=reset");
+    Ok(())
+}
+
+/// The session entry carrying a reset link made by a plain form post to the page shown next.
+#[cfg(feature = "ssr")]
+const NEW_RESET_LINK_FLASH: &str = "tollgate.new_reset_link";
+
+/// Issues a one-time reset link for a user (admin); the link is shown once.
+#[server(prefix = "/rpc", endpoint = "create_reset_link")]
+pub async fn create_reset_link(user_id: String) -> Result<IssuedResetLink, ConsoleError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let result = async {
+        let mut issued = reset::issue(&call.state, &call.caller, &user_id).await?;
+        issued.link = reset::link_on_request_origin(&crate::state::request_parts()?, &issued.path);
+        if crate::state::is_form_post() {
+            crate::state::put_flash(NEW_RESET_LINK_FLASH, &issued).await?;
+        }
+        Ok(issued)
+    };
+    call.finish(result.await)
+}
+
+/// The reset link just made by a plain form post, for the page render it redirected to only.
+#[server(prefix = "/rpc", endpoint = "take_new_reset_link")]
+pub async fn take_new_reset_link() -> Result<Option<IssuedResetLink>, ConsoleError> {
+    let call = crate::state::ServerCall::begin().await?;
+    let issued = crate::state::take_flash::<IssuedResetLink>(NEW_RESET_LINK_FLASH).await;
+    call.finish(issued)
 }

@@ -1,12 +1,13 @@
-//! Sign-in and the signed-in user's view.
+//! Sign-in, password change and the signed-in user's view.
 
-use super::{session, Credentials, Membership, Viewer};
+use super::{session, Credentials, Membership, PasswordChange, Viewer};
 use crate::access::{AccountNeed, Caller};
 use crate::accounts::store as accounts_store;
+use crate::audit;
 use crate::auth::password;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::users::{store as users_store, Status, UserView};
+use crate::users::{service::validate_password, store as users_store, Status, UserView};
 use tower_sessions::Session;
 
 /// Checks the credentials and signs the session in. Unknown emails and wrong passwords
@@ -18,13 +19,14 @@ pub async fn sign_in(
     ip: Option<String>,
 ) -> Result<UserView, AppError> {
     let email = users_store::normalize_email(&credentials.email);
-    state.throttle.check(&email, ip.as_deref())?;
+    let attempt = state.throttle.begin(&email, ip.as_deref())?;
     let user = users_store::by_email(&state.db, &email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     if !password::verify(credentials.password.clone(), stored_hash).await? {
         tracing::info!(email_known = user.is_some(), "sign-in refused");
         return Err(AppError::InvalidCredentials);
     }
+    attempt.succeeded();
     let user = user.ok_or(AppError::InvalidCredentials)?.view;
     if user.status != Status::Active {
         return Err(AppError::UserSuspended);
@@ -32,6 +34,27 @@ pub async fn sign_in(
     session::sign_in(session, &user.id).await?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(user)
+}
+
+/// Changes the caller's password, given the current one (throttled like signing in), and
+/// ends every other session of theirs; `session`, when it is the caller's, carries on.
+pub async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    session: Option<&Session>,
+    change: &PasswordChange,
+) -> Result<(), AppError> {
+    validate_password("new_password", &change.new_password)?;
+    let attempt = state.throttle.begin(&caller.user.email, caller.ip.as_deref())?;
+    let user = users_store::by_id(&state.db, &caller.user.id).await?.ok_or(AppError::Unauthenticated)?;
+    if !password::verify(change.current_password.clone(), Some(user.password_hash)).await? {
+        return Err(AppError::invalid("current_password", "The current password is not right."));
+    }
+    attempt.succeeded();
+    let hash = password::hash(change.new_password.clone()).await?;
+    users_store::set_password_hash(state.db.pool(), &caller.user.id, &hash).await?;
+    session::end_others(&state.db, &caller.user.id, session).await?;
+    audit::record(state, &caller.actor(), audit::Entry::new("user.password_change", "user", &caller.user.id)).await
 }
 
 pub async fn viewer(state: &AppState, caller: &Caller, session: Option<&Session>) -> Result<Viewer, AppError> {

@@ -1,5 +1,6 @@
 //! What the console keeps in a session: the signed-in user and the chosen account.
 
+use crate::db::{Db, SessionStore};
 use crate::error::AppError;
 use tower_sessions::Session;
 
@@ -32,4 +33,16 @@ pub async fn current_account(session: &Session) -> Result<Option<String>, AppErr
 
 pub async fn set_current_account(session: &Session, account_id: &str) -> Result<(), AppError> {
     session.insert(CURRENT_ACCOUNT, account_id).await.map_err(session_error)
+}
+
+/// Signs `user_id` out of every session but `current`, when that is theirs: it carries on
+/// under a new id. For a changed password, whose old sessions may be someone else's.
+pub async fn end_others(db: &Db, user_id: &str, current: Option<&Session>) -> Result<(), AppError> {
+    SessionStore::new(db.clone()).delete_holding(USER_ID, user_id).await?;
+    if let Some(session) = current {
+        if signed_in_user(session).await?.as_deref() == Some(user_id) {
+            session.cycle_id().await.map_err(session_error)?;
+        }
+    }
+    Ok(())
 }

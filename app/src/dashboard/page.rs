@@ -20,7 +20,7 @@ pub fn DashboardPage() -> impl IntoView {
         None if viewer.user.role != PlatformRole::User => view! { <AccountPicker /> }.into_any(),
         None => view! {
             <section class="card empty">
-                <p>"You do not belong to any account yet. Ask an administrator to add you to one."</p>
+                <p>"You do not belong to any account yet. Ask an account owner to invite you: invitations show up here."</p>
             </section>
         }
         .into_any(),

@@ -1,6 +1,6 @@
 //! tower-sessions storage in our own `sessions` table, on either backend.
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion};
@@ -13,6 +13,21 @@ pub struct SessionStore {
 impl SessionStore {
     pub fn new(db: Db) -> Self {
         SessionStore { db }
+    }
+
+    /// Deletes every session whose data holds the text `value` under `key` (every session
+    /// of one user, say).
+    pub async fn delete_holding(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
+        let held = match self.db.backend() {
+            Backend::Sqlite => "json_extract(data, '$.' || $1)",
+            Backend::Postgres => "(data::json ->> $1::text)",
+        };
+        sqlx::query(&format!("DELETE FROM sessions WHERE {held} = $2"))
+            .bind(key)
+            .bind(value)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 use super::{list_users, ChangeUser, CreateUser, PlatformRole, Status, UserView};
-use crate::layout::{AdminOnly, ErrorNotice, FormResult};
+use crate::auth::{take_new_reset_link, CreateResetLink, IssuedResetLink};
+use crate::layout::{AdminOnly, CopyButton, ErrorNotice, FormResult, IssuedSecret};
+use crate::timefmt::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -13,7 +15,10 @@ pub fn UsersPage() -> impl IntoView {
 fn UsersPageContent() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let change = ServerAction::<ChangeUser>::new();
+    let reset = ServerAction::<CreateResetLink>::new();
     let users = Resource::new(move || (create.version().get(), change.version().get()), |_| list_users());
+    // A link made without JavaScript comes back through the session, once.
+    let flashed = Resource::new(|| (), |_| take_new_reset_link());
     view! {
         <Title text="Users" />
         <h1>"Users"</h1>
@@ -28,10 +33,12 @@ fn UsersPageContent() -> impl IntoView {
             </ActionForm>
         </section>
         <FormResult result=change.value().into() success="User updated." />
+        <IssuedSecret result=reset.value().into() flashed show=reset_link />
+        {move || reset.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
-                    Ok(users) => view! { <UserTable users change /> }.into_any(),
+                    Ok(users) => view! { <UserTable users change reset /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
             })}
@@ -40,19 +47,25 @@ fn UsersPageContent() -> impl IntoView {
 }
 
 #[component]
-fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl IntoView {
+fn UserTable(
+    users: Vec<UserView>,
+    change: ServerAction<ChangeUser>,
+    reset: ServerAction<CreateResetLink>,
+) -> impl IntoView {
     view! {
         <table class="table" data-testid="users-table">
             <thead>
                 <tr>
                     <th scope="col">"Email"</th>
                     <th scope="col">"Role and status"</th>
+                    <th scope="col">"Password"</th>
                 </tr>
             </thead>
             <tbody>
                 {users
                     .into_iter()
                     .map(|user| {
+                        let user_id = user.id.clone();
                         view! {
                             <tr>
                                 <td>{user.email.clone()}</td>
@@ -73,6 +86,12 @@ fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl Int
                                                 .collect_view()}
                                         </select>
                                         <button type="submit">"Save"</button>
+                                    </ActionForm>
+                                </td>
+                                <td>
+                                    <ActionForm action=reset attr:class="row-form">
+                                        <input type="hidden" name="user_id" value=user_id />
+                                        <button type="submit">"Reset link"</button>
                                     </ActionForm>
                                 </td>
                             </tr>
@@ -99,5 +118,21 @@ fn RoleSelect(name: &'static str, selected: PlatformRole) -> impl IntoView {
                 })
                 .collect_view()}
         </select>
+    }
+}
+
+/// A reset link just issued, shown this once: the admin hands it to the user.
+fn reset_link(issued: IssuedResetLink) -> impl IntoView {
+    view! {
+        <section class="card secret" data-testid="new-reset-link">
+            <h2>"Password reset link for " {issued.email}</h2>
+            <p class="notice warn">
+                <strong>"Copy it now. You will not see this again."</strong>
+                " It works once, until " {format_utc(issued.expires_at)}
+                ", and using it signs the user out everywhere."
+            </p>
+            <code data-testid="reset-link">{issued.link.clone()}</code>
+            <CopyButton text=issued.link />
+        </section>
     }
 }

@@ -22,10 +22,11 @@ pub fn validate_email(email: &str) -> Result<(), AppError> {
     }
 }
 
-pub fn validate_password(password: &str) -> Result<(), AppError> {
+/// `param` names the field the password came in, for the error.
+pub fn validate_password(param: &str, password: &str) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AppError::invalid(
-            "password",
+            param,
             format!("The password must have at least {MIN_PASSWORD_LEN} characters."),
         ));
     }
@@ -40,7 +41,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserView>, Ap
 /// Creates a user without a caller: for the bootstrap admin and `tollgate user create`.
 pub async fn create_unchecked(db: &Db, input: &NewUser) -> Result<UserView, AppError> {
     validate_email(&input.email)?;
-    validate_password(&input.password)?;
+    validate_password("password", &input.password)?;
     let hash = password::hash(input.password.clone()).await?;
     store::insert(db, &input.email, &hash, input.role).await
 }

@@ -93,3 +93,18 @@ pub async fn active_admin_exists(db: &Db) -> Result<bool, AppError> {
         .await?;
     Ok(count > 0)
 }
+
+/// Inside the caller's transaction where it has one (a reset link is spent with it).
+pub async fn set_password_hash<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    id: &str,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    let result = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now_ms())
+        .bind(id)
+        .execute(executor)
+        .await?;
+    expect_one_row(result, "user")
+}

@@ -89,7 +89,8 @@ pub async fn members(
     Ok(axum::Json(service::members(&state, &caller, &id).await?))
 }
 
-/// Add a user to the account, or change their role in it (admin, the account's owners).
+/// Add a user to the account at once, or change their role in it (admin). Owners invite
+/// instead (`POST /accounts/{id}/invitations`): a person joins an account by accepting.
 #[utoipa::path(
     post,
     path = "/accounts/{id}/members",

@@ -16,6 +16,7 @@ mod billing;
 mod catalog;
 mod dashboard;
 pub mod docs;
+mod invitations;
 mod keys;
 mod session;
 mod tokens;
@@ -34,12 +35,20 @@ pub fn router() -> Router<AppState> {
     let documented = [
         routes!(session::sign_in, session::sign_out),
         routes!(session::me),
+        routes!(session::change_password),
+        routes!(session::reset_password),
         routes!(users::list, users::create),
         routes!(users::change),
+        routes!(users::create_reset_link),
         routes!(accounts::list, accounts::create),
         routes!(accounts::get, accounts::change),
         routes!(accounts::members, accounts::add_member),
         routes!(accounts::remove_member),
+        routes!(invitations::of_account, invitations::invite),
+        routes!(invitations::revoke),
+        routes!(invitations::mine),
+        routes!(invitations::accept),
+        routes!(invitations::decline),
         routes!(keys::list, keys::create),
         routes!(keys::get, keys::change),
         routes!(keys::revoke),

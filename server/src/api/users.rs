@@ -1,10 +1,12 @@
 use super::docs::{BadBody, Conflict, NotFound, Refused};
 use crate::http::json::Json;
 use app::access::Caller;
+use app::auth::{reset, IssuedResetLink};
 use app::error::AppError;
 use app::state::AppState;
 use app::users::{service, NewUser, UserChange, UserView};
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 
 /// Every user (admin; support reads).
@@ -53,4 +55,25 @@ pub async fn change(
     Json(change): Json<UserChange>,
 ) -> Result<axum::Json<UserView>, AppError> {
     Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
+}
+
+/// Issue a one-time password reset link for the user (admin): it works once, for 24 hours,
+/// and replaces any earlier unused link. Shown this once; audited as `user.reset_link`.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/reset-link",
+    operation_id = "create_reset_link",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 201, description = "The link, shown once", body = IssuedResetLink), Refused, NotFound)
+)]
+pub async fn create_reset_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<(StatusCode, axum::Json<IssuedResetLink>), AppError> {
+    let mut issued = reset::issue(&state, &caller, &id).await?;
+    issued.link = reset::link_on_request_origin(&parts, &issued.path);
+    Ok((StatusCode::CREATED, axum::Json(issued)))
 }

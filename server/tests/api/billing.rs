@@ -33,7 +33,7 @@ async fn world_of(app: TestApp) -> World {
     let (stranger_id, stranger) = app.user(&admin, "stranger@test.local", "user").await;
     let account = app.account(&admin, "Billed", &owner_id).await;
     let other_account = app.account(&admin, "Elsewhere", &stranger_id).await;
-    let added = owner
+    let added = admin
         .post(app.url(&format!("/api/v1/accounts/{account}/members")))
         .json(&json!({ "user_id": member_id, "role": "member" }))
         .send()

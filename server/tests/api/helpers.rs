@@ -135,17 +135,22 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
 
 /// A client that keeps cookies and does not follow redirects: a browser tab on the
 /// console's own pages, which says so (`Sec-Fetch-Site: same-origin`) as browsers do.
-pub fn browser() -> Client {
+fn browser_builder() -> reqwest::ClientBuilder {
     let same_origin = reqwest::header::HeaderMap::from_iter([(
         reqwest::header::HeaderName::from_static("sec-fetch-site"),
         reqwest::header::HeaderValue::from_static("same-origin"),
     )]);
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(same_origin)
-        .build()
-        .expect("client")
+    Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).default_headers(same_origin)
+}
+
+pub fn browser() -> Client {
+    browser_builder().build().expect("client")
+}
+
+/// A browser on another client IP: it connects from `ip`, any address of 127.0.0.0/8
+/// (all of it is loopback), and the server sees that address as its peer.
+pub fn browser_at(ip: &str) -> Client {
+    browser_builder().local_address(ip.parse::<std::net::IpAddr>().expect("an IP")).build().expect("client")
 }
 
 impl TestApp {

@@ -1,4 +1,6 @@
-use crate::helpers::{browser, error_of, spawn_app, spawn_app_with, Backend, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
+use crate::helpers::{
+    browser, browser_at, error_of, spawn_app, spawn_app_with, Backend, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -92,17 +94,58 @@ async fn suspended_user_cannot_sign_in_and_loses_open_sessions(backend: Backend)
     error_of(user.get(app.url("/api/v1/me")).send().await.unwrap(), StatusCode::UNAUTHORIZED, "user_suspended").await;
 }
 
-async fn repeated_failures_are_throttled_per_email(backend: Backend) {
-    let app = spawn_app_with(backend, |config| config.sign_in_attempts_per_email = 3).await;
-    for _ in 0..3 {
-        let response = app.sign_in(&browser(), ADMIN_EMAIL, "guess").await;
+/// The throttle's 429: `Retry-After` within the minute the budgets are counted over.
+async fn expect_throttled(response: reqwest::Response) {
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let error = error_of(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    assert!(error["message"].as_str().unwrap().contains("Try again in"));
+}
+
+async fn wrong_passwords_from_one_ip_stop_that_ip_not_the_user_elsewhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let attacker = "127.0.0.2";
+    for _ in 0..5 {
+        let response = app.sign_in(&browser_at(attacker), ADMIN_EMAIL, "guess").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let throttled = app.sign_in(&browser(), ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=60).contains(&retry_after));
-    let error = error_of(throttled, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
-    assert!(error["message"].as_str().unwrap().contains("Try again in"));
+    // The pair is spent: even the right password from the attacker's address is refused.
+    expect_throttled(app.sign_in(&browser_at(attacker), ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
+
+    let user = browser_at("127.0.0.3");
+    assert_eq!(app.sign_in(&user, ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(user.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+async fn guesses_from_many_ips_are_bounded_per_email(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.sign_in_attempts_per_email = 6).await;
+    for attempt in 0..6 {
+        let ip = format!("127.0.1.{}", attempt + 1);
+        let response = app.sign_in(&browser_at(&ip), ADMIN_EMAIL, "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    expect_throttled(app.sign_in(&browser_at("127.0.1.100"), ADMIN_EMAIL, "guess").await).await;
+}
+
+async fn successes_do_not_count_and_clear_the_pair(backend: Backend) {
+    let app = spawn_app_with(backend, |config| {
+        config.sign_in_attempts_per_email_and_ip = 3;
+        config.sign_in_attempts_per_email = 6;
+        config.sign_in_attempts_per_ip = 6;
+    })
+    .await;
+    for _ in 0..10 {
+        assert_eq!(app.sign_in(&browser(), ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), StatusCode::OK);
+    }
+    // Two typos, then the right password, forgets the pair's typos: three more are allowed.
+    for _ in 0..2 {
+        assert_eq!(app.sign_in(&browser(), ADMIN_EMAIL, "typo").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.sign_in(&browser(), ADMIN_EMAIL, ADMIN_PASSWORD).await.status(), StatusCode::OK);
+    for _ in 0..3 {
+        assert_eq!(app.sign_in(&browser(), ADMIN_EMAIL, "typo").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    expect_throttled(app.sign_in(&browser(), ADMIN_EMAIL, ADMIN_PASSWORD).await).await;
 }
 
 async fn repeated_failures_are_throttled_per_ip(backend: Backend) {
@@ -111,12 +154,9 @@ async fn repeated_failures_are_throttled_per_ip(backend: Backend) {
         let response = app.sign_in(&browser(), &format!("user{attempt}@test.local"), "guess").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    error_of(
-        app.sign_in(&browser(), "fresh@test.local", "guess").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-    )
-    .await;
+    expect_throttled(app.sign_in(&browser(), "fresh@test.local", "guess").await).await;
+    let elsewhere = app.sign_in(&browser_at("127.0.0.4"), "fresh@test.local", "guess").await;
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED, "another IP has its own budget");
 }
 
 async fn sign_out_invalidates_the_session(backend: Backend) {
@@ -139,7 +179,9 @@ on_both_backends!(
     signing_in_again_rotates_the_session_id,
     wrong_password_and_unknown_email_get_the_same_answer,
     suspended_user_cannot_sign_in_and_loses_open_sessions,
-    repeated_failures_are_throttled_per_email,
+    wrong_passwords_from_one_ip_stop_that_ip_not_the_user_elsewhere,
+    guesses_from_many_ips_are_bounded_per_email,
+    successes_do_not_count_and_clear_the_pair,
     repeated_failures_are_throttled_per_ip,
     sign_out_invalidates_the_session,
 );

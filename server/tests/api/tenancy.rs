@@ -27,13 +27,16 @@ async fn world(backend: Backend) -> World {
     let (_, support) = app.user(&admin, "support@test.local", "support").await;
     let account_a = app.account(&admin, "Tenant A", &owner_a_id).await;
     let account_b = app.account(&admin, "Tenant B", &owner_b_id).await;
-    let added = owner_a
-        .post(app.url(&format!("/api/v1/accounts/{account_a}/members")))
-        .json(&json!({ "user_id": member_a_id, "role": "member" }))
+    let invited = owner_a
+        .post(app.url(&format!("/api/v1/accounts/{account_a}/invitations")))
+        .json(&json!({ "email": "member-a@test.local", "role": "member" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(added.status(), StatusCode::CREATED, "owners add members to their own account");
+    assert_eq!(invited.status(), StatusCode::ACCEPTED, "owners invite members to their own account");
+    let invitation: serde_json::Value = invited.json().await.unwrap();
+    let accept = app.url(&format!("/api/v1/invitations/{}/accept", invitation["id"].as_str().unwrap()));
+    assert_eq!(member_a.post(accept).send().await.unwrap().status(), StatusCode::OK, "the member accepts");
     World { app, admin, owner_a, member_a, member_a_id, owner_b_id, support, account_a, account_b }
 }
 
@@ -47,6 +50,10 @@ async fn users_cannot_see_or_change_other_tenants(backend: Backend) {
         w.owner_a
             .post(w.app.url(&format!("/api/v1/accounts/{other}/members")))
             .json(&json!({ "user_id": w.member_a_id, "role": "owner" })),
+        w.owner_a
+            .post(w.app.url(&format!("/api/v1/accounts/{other}/invitations")))
+            .json(&json!({ "email": "member-a@test.local", "role": "owner" })),
+        w.owner_a.get(w.app.url(&format!("/api/v1/accounts/{other}/invitations"))),
         w.owner_a.delete(w.app.url(&format!("/api/v1/accounts/{other}/members/{}", w.owner_b_id))),
         w.owner_a.get(w.app.url("/api/v1/accounts/no-such-account")),
     ];
