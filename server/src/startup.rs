@@ -6,7 +6,7 @@ use crate::gateway::catalog::Catalog;
 use crate::gateway::probe::UpstreamProbe;
 use crate::gateway::usage_writer::UsageWriter;
 use crate::gateway::{self, Gateway, Settings};
-use crate::http::{request_id, unknown_route};
+use crate::http::{request_id, session_cookie, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::SignInThrottle;
@@ -18,7 +18,6 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -188,7 +187,7 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || app::state::provide_request_context(&state)
     };
     let app_shell = {
         let options = state.leptos_options.clone();
@@ -205,6 +204,7 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
         .route("/api/v1", get(unknown_route))
         .merge(console)
         .layer(session_layer(&state, config))
+        .layer(axum::middleware::from_fn_with_state(SessionStore::new(state.db.clone()), session_cookie::drop_unusable))
         .layer(axum::middleware::from_fn(request_id::log_span))
         .with_state(state)
         // The data plane needs no session: it is merged outside the session layer.

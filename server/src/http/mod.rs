@@ -1,10 +1,11 @@
 //! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks,
-//! and the client that calls upstreams.
+//! session cookies that name no session, and the client that calls upstreams.
 
 pub mod client;
 pub mod json;
 pub mod query;
 pub mod request_id;
+pub mod session_cookie;
 
 use app::error::AppError;
 use axum::extract::OriginalUri;

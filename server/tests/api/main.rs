@@ -16,6 +16,7 @@ mod health;
 mod keys;
 mod openapi;
 mod server_functions;
+mod sessions;
 mod sign_in;
 mod tenancy;
 mod tokens;
