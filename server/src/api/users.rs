@@ -1,5 +1,5 @@
 use super::docs::{BadBody, Conflict, NotFound, Refused};
-use crate::http::json::Json;
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::error::AppError;
 use app::state::AppState;
@@ -31,9 +31,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewUser>,
+    input: JsonBody<NewUser>,
 ) -> Result<(StatusCode, axum::Json<UserView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input.deferred()).await?)))
 }
 
 /// Change a user's platform role or suspend them (admin).
@@ -50,7 +50,7 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(change): Json<UserChange>,
+    change: JsonBody<UserChange>,
 ) -> Result<axum::Json<UserView>, AppError> {
-    Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
+    Ok(axum::Json(service::change(&state, &caller, &id, change.deferred()).await?))
 }
