@@ -87,16 +87,6 @@ pub fn is_form_post() -> bool {
     })
 }
 
-/// A value carried in the session from a plain form post (no JavaScript) to the page the
-/// browser is redirected to, shown there once (a one-time secret, new codes).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Flash<T> {
-    value: T,
-    /// The `x-request-id` of the page render that showed it. That render may build the
-    /// page more than once (it asks again and gets it again); any later request removes it.
-    shown_in: Option<String>,
-}
-
 /// The `x-request-id` of the request being served. Page renders run their resources
 /// outside the middleware's task, so they read it from the request head instead.
 pub fn current_request_id() -> Option<String> {
@@ -106,31 +96,73 @@ pub fn current_request_id() -> Option<String> {
     })
 }
 
-pub async fn put_flash<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), AppError> {
-    let flash = Flash { value, shown_in: None };
-    session()?.insert(key, &flash).await.map_err(|_| AppError::internal())
+/// What every console render and server-function call gets in its context: the state, and
+/// a fresh place for the flashes it takes.
+pub fn provide_request_context(state: &AppState) {
+    provide_context(state.clone());
+    provide_context(TakenFlashes::default());
 }
 
-/// The flash under `key` for this page render, once; later requests no longer see it.
-pub async fn take_flash<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync>(
-    key: &str,
-) -> Result<Option<T>, AppError> {
+// A flash carries a value from a plain form post (no JavaScript) to the page the browser
+// is redirected to, shown there once: a one-time secret, new codes, a test result. The
+// session row holds it only sealed with the server's cipher (every instance has the same
+// key), and the render that shows it removes it from the session.
+
+pub async fn put_flash<T: serde::Serialize + Send + Sync>(key: &str, value: &T) -> Result<(), AppError> {
+    let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
+    let json = serde_json::to_string(value).map_err(|_| AppError::internal())?;
+    session()?.insert(key, state.credentials.encrypt(&json)).await.map_err(|_| AppError::internal())
+}
+
+/// The flashes one render took from the session, by key, in clear. A render may build the
+/// page more than once, each build asking again; they all get what the first one took.
+/// It lives as long as the render, in its context, and never in the session.
+#[derive(Clone, Default)]
+pub struct TakenFlashes(Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl TakenFlashes {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(key).cloned()
+    }
+
+    fn keep(&self, key: &str, json: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key.to_owned(), json.to_owned());
+    }
+}
+
+/// The flash under `key` for this render; it is gone from the session once this returns it.
+pub async fn take_flash<T: serde::de::DeserializeOwned>(key: &str) -> Result<Option<T>, AppError> {
+    let taken = use_context::<TakenFlashes>();
+    let json = match taken.as_ref().and_then(|taken| taken.get(key)) {
+        Some(json) => json,
+        None => {
+            let Some(json) = unseal_from_session(key).await? else {
+                return Ok(None);
+            };
+            if let Some(taken) = &taken {
+                taken.keep(key, &json);
+            }
+            json
+        }
+    };
+    serde_json::from_str(&json).map(Some).map_err(|_| AppError::internal())
+}
+
+/// Removes the sealed flash under `key` from the session and opens it.
+async fn unseal_from_session(key: &str) -> Result<Option<String>, AppError> {
     let session = session()?;
     // Only touch the session when there is a flash: every write marks it modified, and
     // page views saving it could race with a form post writing it.
-    let Some(mut flash) = session.get::<Flash<T>>(key).await.map_err(|_| AppError::internal())? else {
+    let Some(sealed) = session.get::<String>(key).await.map_err(|_| AppError::internal())? else {
         return Ok(None);
     };
-    let request_id = current_request_id();
-    match (&flash.shown_in, &request_id) {
-        (None, _) => {
-            flash.shown_in = request_id;
-            session.insert(key, &flash).await.map_err(|_| AppError::internal())?;
-            Ok(Some(flash.value))
-        }
-        (Some(shown_in), Some(current)) if shown_in == current => Ok(Some(flash.value)),
-        _ => {
-            session.remove_value(key).await.map_err(|_| AppError::internal())?;
+    session.remove_value(key).await.map_err(|_| AppError::internal())?;
+    let state = use_context::<AppState>().ok_or_else(AppError::internal)?;
+    match state.credentials.decrypt(&sealed) {
+        Ok(json) => Ok(Some(json)),
+        Err(err) => {
+            // Sealed under another key (the key was changed in between): nothing to show.
+            tracing::warn!(error = %err, "a flash in the session could not be opened");
             Ok(None)
         }
     }

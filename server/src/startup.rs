@@ -9,7 +9,7 @@ use crate::gateway::{self, BodyLimits, Gateway, Settings};
 use crate::http::csrf::{self, ConsoleOrigin};
 use crate::http::security_headers::{self, Https};
 use crate::http::serve::{self, ConnectionLimits};
-use crate::http::{request_id, unknown_route};
+use crate::http::{request_id, session_cookie, unknown_route};
 use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::{SignInLimits, SignInThrottle};
@@ -20,7 +20,6 @@ use app::state::AppState;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -198,7 +197,7 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || app::state::provide_request_context(&state)
     };
     let app_shell = {
         let options = state.leptos_options.clone();
@@ -215,6 +214,7 @@ fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
         .route("/api/v1", get(unknown_route))
         .merge(console)
         .layer(session_layer(&state, config))
+        .layer(axum::middleware::from_fn_with_state(SessionStore::new(state.db.clone()), session_cookie::drop_unusable))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(ConsoleOrigin::new(config.console_origin.as_deref())),
             csrf::same_origin_changes,

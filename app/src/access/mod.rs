@@ -6,8 +6,10 @@
 //! 403, so ids of other tenants do not leak.
 
 mod caller;
+mod deferred;
 
 pub use caller::{peer_ip, Caller};
+pub use deferred::Deferred;
 
 use crate::accounts::{store as accounts_store, MembershipRole};
 use crate::db::Db;
@@ -44,8 +46,23 @@ pub enum AccountNeed {
     Use,
     /// Manage the account: members, settings, billing (owners, admins).
     Manage,
-    /// Read the account's money: balance and ledger (owners, admins, support).
+    /// Read the account's money: balance, low-balance threshold, ledger, spend (owners,
+    /// admins, support; never plain members, who have "no billing"). Every place that
+    /// shows an account's money asks this, so members see it nowhere.
     ReadBilling,
+}
+
+impl AccountNeed {
+    /// Whether a caller who can see the account, with this platform role and membership
+    /// in it, has this need met: the one table of who may what in an account.
+    fn met_by(self, role: PlatformRole, membership: Option<MembershipRole>) -> bool {
+        match self {
+            AccountNeed::Read => true,
+            AccountNeed::Use => role == PlatformRole::Admin || membership.is_some(),
+            AccountNeed::Manage => role == PlatformRole::Admin || membership == Some(MembershipRole::Owner),
+            AccountNeed::ReadBilling => role != PlatformRole::User || membership == Some(MembershipRole::Owner),
+        }
+    }
 }
 
 /// Proof that the caller may act on one account, and how.
@@ -54,7 +71,7 @@ pub struct AccountScope {
     account_id: String,
     membership: Option<MembershipRole>,
     actor: Actor,
-    staff: bool,
+    role: PlatformRole,
 }
 
 impl AccountScope {
@@ -69,7 +86,12 @@ impl AccountScope {
 
     /// Owners and admins see everything in the account; members only what is theirs.
     pub fn sees_everything(&self) -> bool {
-        self.staff || self.membership == Some(MembershipRole::Owner)
+        self.role != PlatformRole::User || self.membership == Some(MembershipRole::Owner)
+    }
+
+    /// Whether the caller may also `need` in this account (say, see its money).
+    pub fn allows(&self, need: AccountNeed) -> bool {
+        need.met_by(self.role, self.membership)
     }
 
     pub fn actor(&self) -> &Actor {
@@ -104,20 +126,15 @@ impl Caller {
         if !visible {
             return Err(AppError::not_found("account"));
         }
-        let allowed = match need {
-            AccountNeed::Read => true,
-            AccountNeed::Use => role == PlatformRole::Admin || membership.is_some(),
-            AccountNeed::Manage => role == PlatformRole::Admin || membership == Some(MembershipRole::Owner),
-            AccountNeed::ReadBilling => role != PlatformRole::User || membership == Some(MembershipRole::Owner),
-        };
-        if !allowed {
+        if !need.met_by(role, membership) {
             return Err(AppError::Forbidden);
         }
-        Ok(AccountScope {
-            account_id: account_id.to_owned(),
-            membership,
-            actor: self.actor(),
-            staff: role != PlatformRole::User,
-        })
+        Ok(AccountScope { account_id: account_id.to_owned(), membership, actor: self.actor(), role })
+    }
+
+    /// Whether the caller, a member of an account as `membership` says (`None`: not a
+    /// member), has `need` met there; for lists of accounts the caller was found in.
+    pub fn allows_in(&self, membership: Option<MembershipRole>, need: AccountNeed) -> bool {
+        need.met_by(self.user.role, membership)
     }
 }

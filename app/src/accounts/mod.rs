@@ -30,9 +30,20 @@ pub struct AccountView {
     pub id: String,
     pub name: String,
     pub status: Status,
-    pub balance: i64,
-    pub low_balance_threshold: i64,
+    /// Micro-units; absent for callers who may not see the account's money (members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<i64>,
+    /// Micro-units; absent with the balance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_balance_threshold: Option<i64>,
     pub created_at: i64,
+}
+
+impl AccountView {
+    /// The account as shown to a caller who may not see its money.
+    pub fn without_money(self) -> AccountView {
+        AccountView { balance: None, low_balance_threshold: None, ..self }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +97,8 @@ pub async fn get_account(id: String) -> Result<(AccountView, Vec<MemberView>), C
 #[server(prefix = "/rpc", endpoint = "create_account")]
 pub async fn create_account(name: String) -> Result<AccountView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    call.finish(service::create(&call.state, &call.caller, NewAccount { name }).await)
+    let input = crate::access::Deferred::ready(NewAccount { name });
+    call.finish(service::create(&call.state, &call.caller, input).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "change_account")]
@@ -96,7 +108,7 @@ pub async fn change_account(
     low_balance_threshold: Option<i64>,
 ) -> Result<AccountView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let change = AccountChange { status, low_balance_threshold };
+    let change = crate::access::Deferred::ready(AccountChange { status, low_balance_threshold });
     call.finish(service::change(&call.state, &call.caller, &id, change).await)
 }
 

@@ -56,7 +56,7 @@ pub fn AccountsPage() -> impl IntoView {
                                                         <a href=format!("/admin/accounts/{}", account.id)>{account.name}</a>
                                                     </td>
                                                     <td>{account.status.as_str()}</td>
-                                                    <td class="num">{format_credits(account.balance)}</td>
+                                                    <td class="num">{account.balance.map(format_credits).unwrap_or_default()}</td>
                                                 </tr>
                                             }
                                         })
@@ -106,7 +106,8 @@ pub fn AccountPage() -> impl IntoView {
                         view! {
                             <h1>{account.name.clone()}</h1>
                             <p class="muted">
-                                "Balance " {format_credits(account.balance)} " credits · " {account.status.as_str()}
+                                {account.balance.map(|balance| format!("Balance {} credits · ", format_credits(balance)))}
+                                {account.status.as_str()}
                             </p>
                             {is_admin.then(|| view! { <AccountSettings account=account.clone() change /> })}
                             <Members account_id=id.clone() members add remove is_admin />
@@ -147,7 +148,7 @@ fn AccountSettings(account: AccountView, change: ServerAction<ChangeAccount>) ->
                 </label>
                 <label>
                     "Low-balance threshold (micro-units)"
-                    <input type="number" name="low_balance_threshold" min="0" value=account.low_balance_threshold />
+                    <input type="number" name="low_balance_threshold" min="0" value=account.low_balance_threshold.unwrap_or_default() />
                 </label>
                 <button type="submit">"Save"</button>
             </ActionForm>

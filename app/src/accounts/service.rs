@@ -1,7 +1,7 @@
 //! What callers may do with accounts and memberships.
 
 use super::{store, AccountChange, AccountView, MemberView, MembershipRole, NewAccount, NewMember};
-use crate::access::{AccountNeed, Caller};
+use crate::access::{AccountNeed, Caller, Deferred};
 use crate::audit;
 use crate::billing;
 use crate::error::AppError;
@@ -18,25 +18,40 @@ fn validate_name(name: &str) -> Result<String, AppError> {
     Ok(name.to_owned())
 }
 
-/// Admins and support see every account; everyone else the accounts they belong to.
+/// Admins and support see every account; everyone else the accounts they belong to, with
+/// the money only where billing shows it to them (owners, not members).
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountView>, AppError> {
-    match caller.staff_reader() {
-        Ok(_) => store::list_all(&state.db).await,
-        Err(_) => store::list_of_user(&state.db, &caller.user.id).await,
+    if caller.staff_reader().is_ok() {
+        return store::list_all(&state.db).await;
     }
+    let memberships = store::memberships_of(&state.db, &caller.user.id).await?;
+    let role_in = |account_id: &str| {
+        memberships.iter().find(|membership| membership.account_id == account_id).map(|membership| membership.role)
+    };
+    let accounts = store::list_of_user(&state.db, &caller.user.id).await?;
+    Ok(accounts
+        .into_iter()
+        .map(|account| match caller.allows_in(role_in(&account.id), AccountNeed::ReadBilling) {
+            true => account,
+            false => account.without_money(),
+        })
+        .collect())
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<AccountView, AppError> {
     let scope = caller.account(&state.db, id, AccountNeed::Read).await?;
-    store::by_id(&state.db, scope.account_id()).await?.ok_or_else(|| AppError::not_found("account"))
+    let account = store::by_id(&state.db, scope.account_id()).await?.ok_or_else(|| AppError::not_found("account"))?;
+    Ok(if scope.allows(AccountNeed::ReadBilling) { account } else { account.without_money() })
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: NewAccount) -> Result<AccountView, AppError> {
+pub async fn create(state: &AppState, caller: &Caller, input: Deferred<NewAccount>) -> Result<AccountView, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     let mut account = store::insert(&state.db, &validate_name(&input.name)?).await?;
     let entry = audit::Entry::new("account.create", "account", &account.id).account(&account.id).after(&account);
     audit::record(state, admin.actor(), entry).await?;
-    account.balance += billing::service::grant_trial(state, &admin, &account.id).await?;
+    let trial = billing::service::grant_trial(state, &admin, &account.id).await?;
+    account.balance = account.balance.map(|balance| balance + trial);
     Ok(account)
 }
 
@@ -44,18 +59,19 @@ pub async fn change(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    change: AccountChange,
+    change: Deferred<AccountChange>,
 ) -> Result<AccountView, AppError> {
     // Visibility first: strangers get 404 whatever their role, so ids do not leak.
     let scope = caller.account(&state.db, id, AccountNeed::Read).await?;
     let admin = caller.admin()?;
+    let change = change.await?;
     let before = store::by_id(&state.db, scope.account_id()).await?.ok_or_else(|| AppError::not_found("account"))?;
     if change.low_balance_threshold.is_some_and(|threshold| threshold < 0) {
         return Err(AppError::invalid("low_balance_threshold", "The low-balance threshold cannot be negative."));
     }
     let after = AccountView {
         status: change.status.unwrap_or(before.status),
-        low_balance_threshold: change.low_balance_threshold.unwrap_or(before.low_balance_threshold),
+        low_balance_threshold: change.low_balance_threshold.or(before.low_balance_threshold),
         ..before.clone()
     };
     store::update(&state.db, &after).await?;
@@ -76,10 +92,11 @@ pub async fn add_member(
     state: &AppState,
     caller: &Caller,
     account_id: &str,
-    input: NewMember,
+    input: Deferred<NewMember>,
 ) -> Result<MemberView, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::Manage).await?;
     caller.admin()?;
+    let input = input.await?;
     let user = users_store::by_id(&state.db, &input.user_id).await?.ok_or_else(|| AppError::not_found("user"))?.view;
     if input.role != MembershipRole::Owner {
         ensure_another_owner_remains(state, scope.account_id(), &user.id).await?;
@@ -104,7 +121,7 @@ pub async fn add_member_by_email(
     let user = users_store::by_email(&state.db, email)
         .await?
         .ok_or_else(|| AppError::invalid("email", format!("No user has the email {}.", email.trim())))?;
-    add_member(state, caller, account_id, NewMember { user_id: user.view.id, role }).await
+    add_member(state, caller, account_id, Deferred::ready(NewMember { user_id: user.view.id, role })).await
 }
 
 pub async fn remove_member(state: &AppState, caller: &Caller, account_id: &str, user_id: &str) -> Result<(), AppError> {

@@ -15,7 +15,14 @@ fn from_row(
     (id, name, status, balance, low_balance_threshold, created_at): AccountRow,
 ) -> Result<AccountView, AppError> {
     let status = Status::parse(&status).ok_or_else(AppError::internal)?;
-    Ok(AccountView { id, name, status, balance, low_balance_threshold, created_at })
+    Ok(AccountView {
+        id,
+        name,
+        status,
+        balance: Some(balance),
+        low_balance_threshold: Some(low_balance_threshold),
+        created_at,
+    })
 }
 
 fn name_taken(name: &str) -> impl FnOnce(sqlx::Error) -> AppError + '_ {
@@ -45,8 +52,8 @@ pub async fn insert(db: &Db, name: &str) -> Result<AccountView, AppError> {
         id,
         name: name.to_owned(),
         status: Status::Active,
-        balance: 0,
-        low_balance_threshold: 0,
+        balance: Some(0),
+        low_balance_threshold: Some(0),
         created_at: now,
     })
 }
@@ -84,15 +91,18 @@ pub async fn list_of_user(db: &Db, user_id: &str) -> Result<Vec<AccountView>, Ap
     rows.into_iter().map(from_row).collect()
 }
 
+/// Writes the account's settings; a threshold left out of the view stays as it is.
 pub async fn update(db: &Db, account: &AccountView) -> Result<(), AppError> {
-    let result =
-        sqlx::query("UPDATE accounts SET status = $1, low_balance_threshold = $2, updated_at = $3 WHERE id = $4")
-            .bind(account.status.as_str())
-            .bind(account.low_balance_threshold)
-            .bind(now_ms())
-            .bind(&account.id)
-            .execute(db.pool())
-            .await?;
+    let result = sqlx::query(
+        "UPDATE accounts SET status = $1, low_balance_threshold = COALESCE($2, low_balance_threshold), updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(account.status.as_str())
+    .bind(account.low_balance_threshold)
+    .bind(now_ms())
+    .bind(&account.id)
+    .execute(db.pool())
+    .await?;
     expect_one_row(result, "account")
 }
 

@@ -167,34 +167,34 @@ pub async fn get_balance(
 #[server(prefix = "/rpc", endpoint = "redeem_code")]
 pub async fn redeem_code(account_id: String, code: String) -> Result<LedgerEntry, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    call.finish(service::redeem(&call.state, &call.caller, &account_id, Redemption { code }).await)
+    let input = crate::access::Deferred::ready(Redemption { code });
+    call.finish(service::redeem(&call.state, &call.caller, &account_id, input).await)
 }
 
 /// Grants credit with a note (admins).
 #[server(prefix = "/rpc", endpoint = "grant_credit")]
 pub async fn grant_credit(account_id: String, amount: String, note: String) -> Result<i64, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let result = async {
-        let amount = credits_param("amount", &amount)?;
-        let entry = service::grant(&call.state, &call.caller, &account_id, NewCredit { amount, note }, None).await?;
-        Ok(entry.amount)
-    };
-    call.finish(result.await)
+    let input =
+        crate::access::Deferred::parse(move || Ok(NewCredit { amount: credits_param("amount", &amount)?, note }));
+    let result =
+        service::grant(&call.state, &call.caller, &account_id, input, crate::access::Deferred::ready(None)).await;
+    call.finish(result.map(|entry| entry.amount))
 }
 
 /// Creates a batch of redemption codes (admins); the codes are shown once.
 #[server(prefix = "/rpc", endpoint = "create_redemption_codes")]
 pub async fn create_redemption_codes(amount: String, count: String) -> Result<IssuedCodes, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let result = async {
+    let input = crate::access::Deferred::parse(move || {
         let amount = credits_param("amount", &amount)?;
         let count = count
             .trim()
             .parse::<u32>()
             .map_err(|_| AppError::invalid("count", "The number of codes must be a whole number from 1."))?;
-        service::create_codes(&call.state, &call.caller, NewCodes { amount, count, expires_at: None }).await
-    };
-    let result = result.await;
+        Ok(NewCodes { amount, count, expires_at: None })
+    });
+    let result = service::create_codes(&call.state, &call.caller, input).await;
     if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
         crate::state::put_flash(NEW_CODES_FLASH, issued).await?;
     }

@@ -6,7 +6,7 @@ use super::{
     codes, BalanceView, IssuedCodes, LedgerEntry, LedgerKind, LedgerPage, LedgerQuery, NewCodes, NewCredit, Redemption,
     UsageSpend,
 };
-use crate::access::{AccountNeed, AdminOps, Caller};
+use crate::access::{AccountNeed, AdminOps, Caller, Deferred};
 use crate::audit;
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
@@ -85,14 +85,15 @@ pub async fn grant(
     state: &AppState,
     caller: &Caller,
     account_id: &str,
-    input: NewCredit,
-    idempotency_key: Option<&str>,
+    input: Deferred<NewCredit>,
+    idempotency_key: Deferred<Option<String>>,
 ) -> Result<LedgerEntry, AppError> {
     // Visibility first: strangers get 404 whatever their role, so ids do not leak.
     let scope = caller.account(&state.db, account_id, AccountNeed::Read).await?;
     let admin = caller.admin()?;
+    let (input, idempotency_key) = (input.await?, idempotency_key.await?);
     let posting = Posting {
-        idempotency_key: idempotency_key.map(validate_idempotency_key).transpose()?,
+        idempotency_key: idempotency_key.as_deref().map(validate_idempotency_key).transpose()?,
         note: validate_note(&input.note)?,
         created_by: Some(&admin.actor().user_id),
         ..Posting::new(LedgerKind::Grant, scope.account_id(), validate_amount(input.amount)?)
@@ -146,8 +147,13 @@ pub async fn grant_trial(state: &AppState, admin: &AdminOps, account_id: &str) -
 }
 
 /// Creates a batch of single-use codes worth `amount` each; the codes are returned this once.
-pub async fn create_codes(state: &AppState, caller: &Caller, input: NewCodes) -> Result<IssuedCodes, AppError> {
+pub async fn create_codes(
+    state: &AppState,
+    caller: &Caller,
+    input: Deferred<NewCodes>,
+) -> Result<IssuedCodes, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     let amount = validate_amount(input.amount)?;
     if !(1..=MAX_CODES_PER_BATCH).contains(&input.count) {
         return Err(AppError::invalid("count", format!("A batch has 1 to {MAX_CODES_PER_BATCH} codes.")));
@@ -171,9 +177,10 @@ pub async fn redeem(
     state: &AppState,
     caller: &Caller,
     account_id: &str,
-    input: Redemption,
+    input: Deferred<Redemption>,
 ) -> Result<LedgerEntry, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::Manage).await?;
+    let input = input.await?;
     let hash = codes::hash_of_typed(&input.code).ok_or(AppError::UnknownRedemptionCode)?;
     let mut tx = state.db.pool().begin().await?;
     let Some(claimed) = codes::claim(&mut tx, &hash, scope.account_id()).await? else {

@@ -1,4 +1,8 @@
 //! tower-sessions storage in our own `sessions` table, on either backend.
+//!
+//! The table keys each session by a SHA-256 of its id, never the id itself: the id is
+//! the bearer secret in the cookie, so someone who reads the table (a backup, a replica,
+//! a leaked dump) must not be able to sign in as anyone from it.
 
 use crate::db::{Backend, Db};
 use async_trait::async_trait;
@@ -29,6 +33,17 @@ impl SessionStore {
             .await?;
         Ok(())
     }
+
+    /// Whether a live (unexpired) session has this id, without loading it.
+    pub async fn holds(&self, id: &Id) -> session_store::Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND expiry_date > $2")
+            .bind(stored_id(id))
+            .bind(crate::clock::now_ms())
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(backend_error)?;
+        Ok(found.is_some())
+    }
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -39,6 +54,11 @@ impl std::fmt::Debug for SessionStore {
 
 fn backend_error(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
+}
+
+/// What the table stores for a session id.
+fn stored_id(id: &Id) -> String {
+    crate::secrets::hash(&id.to_string())
 }
 
 fn expiry_ms(record: &Record) -> i64 {
@@ -55,7 +75,7 @@ impl session_store::SessionStore for SessionStore {
             let inserted = sqlx::query(
                 "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(record.id.to_string())
+            .bind(stored_id(&record.id))
             .bind(data)
             .bind(expiry_ms(record))
             .execute(self.db.pool())
@@ -74,7 +94,7 @@ impl session_store::SessionStore for SessionStore {
             "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
         )
-        .bind(record.id.to_string())
+        .bind(stored_id(&record.id))
         .bind(data)
         .bind(expiry_ms(record))
         .execute(self.db.pool())
@@ -86,7 +106,7 @@ impl session_store::SessionStore for SessionStore {
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > $2")
-                .bind(session_id.to_string())
+                .bind(stored_id(session_id))
                 .bind(crate::clock::now_ms())
                 .fetch_optional(self.db.pool())
                 .await
@@ -101,7 +121,7 @@ impl session_store::SessionStore for SessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(session_id.to_string())
+            .bind(stored_id(session_id))
             .execute(self.db.pool())
             .await
             .map_err(backend_error)?;

@@ -243,22 +243,20 @@ mod policy_forms {
     ) -> Result<IssuedKey, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
         let text = PolicyText { expires_at, ip_allowlist, model_whitelist, rpm, tpm, max_concurrency, spend_cap };
-        let result = match text.parse() {
-            Ok(policy) => {
-                let input = NewKey {
-                    name,
-                    expires_at: policy.expires_at,
-                    ip_allowlist: policy.ip_allowlist,
-                    model_whitelist: policy.model_whitelist,
-                    spend_cap: policy.spend_cap,
-                    rpm: policy.rpm,
-                    tpm: policy.tpm,
-                    max_concurrency: policy.max_concurrency,
-                };
-                service::create(&call.state, &call.caller, &account_id, input).await
-            }
-            Err(err) => Err(err),
-        };
+        let input = crate::access::Deferred::parse(move || {
+            let policy = text.parse()?;
+            Ok(NewKey {
+                name,
+                expires_at: policy.expires_at,
+                ip_allowlist: policy.ip_allowlist,
+                model_whitelist: policy.model_whitelist,
+                spend_cap: policy.spend_cap,
+                rpm: policy.rpm,
+                tpm: policy.tpm,
+                max_concurrency: policy.max_concurrency,
+            })
+        });
+        let result = service::create(&call.state, &call.caller, &account_id, input).await;
         if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
             crate::state::put_flash(NEW_KEY_FLASH, issued).await?;
         }
@@ -298,7 +296,7 @@ mod policy_forms {
                 tpm: Some(policy.tpm),
                 max_concurrency: Some(policy.max_concurrency),
             };
-            service::change(&call.state, &call.caller, &id, change).await
+            service::change(&call.state, &call.caller, &id, crate::access::Deferred::ready(change)).await
         };
         call.finish(result.await)
     }
@@ -316,15 +314,13 @@ pub async fn take_new_key() -> Result<Option<IssuedKey>, ConsoleError> {
 #[server(prefix = "/rpc", endpoint = "set_key_status")]
 pub async fn set_key_status(id: String, status: String) -> Result<KeyView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let result = async {
-        let status = match KeyStatus::parse(&status) {
-            Some(status @ (KeyStatus::Enabled | KeyStatus::Disabled)) => status,
-            _ => return Err(AppError::invalid("status", "The status must be enabled or disabled.")),
-        };
-        service::change(&call.state, &call.caller, &id, KeyChange { status: Some(status), ..KeyChange::default() })
-            .await
-    };
-    call.finish(result.await)
+    let change = crate::access::Deferred::parse(move || match KeyStatus::parse(&status) {
+        Some(status @ (KeyStatus::Enabled | KeyStatus::Disabled)) => {
+            Ok(KeyChange { status: Some(status), ..KeyChange::default() })
+        }
+        _ => Err(AppError::invalid("status", "The status must be enabled or disabled.")),
+    });
+    call.finish(service::change(&call.state, &call.caller, &id, change).await)
 }
 
 /// Revokes a key for good; `confirm` must be ticked.

@@ -2,7 +2,7 @@
 //! of an account's; support reads. A key outside the caller's reach answers 404.
 
 use super::{store, IssuedKey, KeyChange, KeyPolicy, KeyStatus, KeyView, NewKey, KEY_KIND};
-use crate::access::{AccountNeed, AccountScope, Caller};
+use crate::access::{AccountNeed, AccountScope, Caller, Deferred};
 use crate::audit;
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
@@ -88,8 +88,14 @@ fn normalized(policy: KeyPolicy) -> KeyPolicy {
     }
 }
 
-pub async fn create(state: &AppState, caller: &Caller, account_id: &str, input: NewKey) -> Result<IssuedKey, AppError> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+    input: Deferred<NewKey>,
+) -> Result<IssuedKey, AppError> {
     let scope = caller.account(&state.db, account_id, AccountNeed::Use).await?;
+    let input = input.await?;
     let policy = normalized(KeyPolicy {
         expires_at: input.expires_at,
         ip_allowlist: input.ip_allowlist,
@@ -148,8 +154,14 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<KeyView,
     Ok(reach(state, caller, id, AccountNeed::Read).await?.0)
 }
 
-pub async fn change(state: &AppState, caller: &Caller, id: &str, change: KeyChange) -> Result<KeyView, AppError> {
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    change: Deferred<KeyChange>,
+) -> Result<KeyView, AppError> {
     let (before, scope) = reach(state, caller, id, AccountNeed::Use).await?;
+    let change = change.await?;
     if before.status == KeyStatus::Revoked {
         return Err(AppError::Conflict("This key is revoked; a revoked key cannot be changed or re-enabled.".into()));
     }

@@ -38,7 +38,7 @@ pub async fn list_channels() -> Result<ChannelList, ConsoleError> {
 #[server(prefix = "/rpc", endpoint = "set_channel_enabled")]
 pub async fn set_channel_enabled(id: String, enabled: bool) -> Result<ChannelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let change = super::ChannelChange { enabled: Some(enabled), ..Default::default() };
+    let change = crate::access::Deferred::ready(super::ChannelChange { enabled: Some(enabled), ..Default::default() });
     call.finish(service::change_channel(&call.state, &call.caller, &id, change).await)
 }
 
@@ -90,8 +90,8 @@ mod channel_forms {
         enabled: Option<String>,
     ) -> Result<ChannelView, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
-        let result = async {
-            let input = crate::models::NewChannel {
+        let input = crate::access::Deferred::parse(move || {
+            Ok(crate::models::NewChannel {
                 name,
                 protocol,
                 base_url,
@@ -101,10 +101,9 @@ mod channel_forms {
                 weight: whole_number("weight", &weight, "Weight")?,
                 enabled: enabled.is_some(),
                 timeout_ms: whole_number("timeout_ms", &timeout_ms, "The timeout")?,
-            };
-            service::create_channel(&call.state, &call.caller, input).await
-        };
-        call.finish(result.await)
+            })
+        });
+        call.finish(service::create_channel(&call.state, &call.caller, input).await)
     }
 
     /// Changes a channel from the console's edit form. The credential is write-only: a
@@ -122,8 +121,8 @@ mod channel_forms {
         timeout_ms: String,
     ) -> Result<ChannelView, ConsoleError> {
         let call = crate::state::ServerCall::begin().await?;
-        let result = async {
-            let change = crate::models::ChannelChange {
+        let change = crate::access::Deferred::parse(move || {
+            Ok(crate::models::ChannelChange {
                 name: Some(name),
                 protocol: Some(protocol),
                 base_url: Some(base_url),
@@ -133,9 +132,8 @@ mod channel_forms {
                 weight: Some(whole_number("weight", &weight, "Weight")?),
                 enabled: None,
                 timeout_ms: Some(whole_number("timeout_ms", &timeout_ms, "The timeout")?),
-            };
-            service::change_channel(&call.state, &call.caller, &id, change).await
-        };
-        call.finish(result.await)
+            })
+        });
+        call.finish(service::change_channel(&call.state, &call.caller, &id, change).await)
     }
 }

@@ -271,26 +271,25 @@ pub async fn update_model(
     cache_write_price: String,
 ) -> Result<ModelView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let price = |param: &str, text: &str| {
-        crate::money::parse_credits(text)
-            .ok_or_else(|| AppError::invalid(param, format!("`{text}` is not an amount of credits, like 2.5.")))
-    };
-    let cache_price = |param: &str, text: &str| match text.trim() {
-        "" => Ok(None),
-        text => price(param, text).map(Some),
-    };
-    let result = async {
-        let change = ModelChange {
+    let change = crate::access::Deferred::parse(move || {
+        let price = |param: &str, text: &str| {
+            crate::money::parse_credits(text)
+                .ok_or_else(|| AppError::invalid(param, format!("`{text}` is not an amount of credits, like 2.5.")))
+        };
+        let cache_price = |param: &str, text: &str| match text.trim() {
+            "" => Ok(None),
+            text => price(param, text).map(Some),
+        };
+        Ok(ModelChange {
             status: Some(status),
             input_price: Some(price("input_price", &input_price)?),
             output_price: Some(price("output_price", &output_price)?),
             cache_read_price: Some(cache_price("cache_read_price", &cache_read_price)?),
             cache_write_price: Some(cache_price("cache_write_price", &cache_write_price)?),
             ..ModelChange::default()
-        };
-        service::change_model(&call.state, &call.caller, &code, change).await
-    };
-    call.finish(result.await)
+        })
+    });
+    call.finish(service::change_model(&call.state, &call.caller, &code, change).await)
 }
 
 /// An admin's choice of the channels serving one model, from the console's form. The
@@ -316,6 +315,6 @@ pub async fn update_model_channels(
             ModelChannel { channel_id, upstream_model }
         })
         .collect();
-    let change = ModelChange { channels: Some(links), ..ModelChange::default() };
+    let change = crate::access::Deferred::ready(ModelChange { channels: Some(links), ..ModelChange::default() });
     call.finish(service::change_model(&call.state, &call.caller, &code, change).await)
 }

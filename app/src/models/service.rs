@@ -3,7 +3,7 @@
 use super::probe::{ProbeOutcome, ProbeTarget};
 use super::store::{self, ChannelRecord};
 use super::{ChannelChange, ChannelTest, ChannelView, ModelChange, ModelView, NewChannel, NewModel, Protocol};
-use crate::access::Caller;
+use crate::access::{Caller, Deferred};
 use crate::audit;
 use crate::clock::new_id;
 use crate::error::AppError;
@@ -58,8 +58,9 @@ fn validate_model(model: &ModelView, known_channels: &[ChannelRecord]) -> Result
     Ok(())
 }
 
-pub async fn create_model(state: &AppState, caller: &Caller, input: NewModel) -> Result<ModelView, AppError> {
+pub async fn create_model(state: &AppState, caller: &Caller, input: Deferred<NewModel>) -> Result<ModelView, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     let model = ModelView {
         code: input.code.trim().to_owned(),
         name: input.name.trim().to_owned(),
@@ -83,9 +84,10 @@ pub async fn change_model(
     state: &AppState,
     caller: &Caller,
     code: &str,
-    change: ModelChange,
+    change: Deferred<ModelChange>,
 ) -> Result<ModelView, AppError> {
     let admin = caller.admin()?;
+    let change = change.await?;
     let before = store::model(&state.db, code).await?.ok_or_else(|| AppError::not_found("model"))?;
     let after = ModelView {
         code: before.code.clone(),
@@ -153,8 +155,13 @@ fn seal(state: &AppState, credential: Option<&str>) -> Option<String> {
     credential.filter(|c| !c.is_empty()).map(|c| state.credentials.encrypt(c))
 }
 
-pub async fn create_channel(state: &AppState, caller: &Caller, input: NewChannel) -> Result<ChannelView, AppError> {
+pub async fn create_channel(
+    state: &AppState,
+    caller: &Caller,
+    input: Deferred<NewChannel>,
+) -> Result<ChannelView, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     check_credential(input.credential.as_deref())?;
     let view = ChannelView {
         id: new_id(),
@@ -180,9 +187,10 @@ pub async fn change_channel(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    change: ChannelChange,
+    change: Deferred<ChannelChange>,
 ) -> Result<ChannelView, AppError> {
     let admin = caller.admin()?;
+    let change = change.await?;
     let before = store::channel(&state.db, id).await?.ok_or_else(|| AppError::not_found("channel"))?.view;
     check_credential(change.credential.as_deref())?;
     let sealed = seal(state, change.credential.as_deref());

@@ -60,7 +60,8 @@ const NEW_TOKEN_FLASH: &str = "tollgate.new_token";
 #[server(prefix = "/rpc", endpoint = "create_token")]
 pub async fn create_token(name: String) -> Result<IssuedToken, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let result = service::create(&call.state, &call.caller, NewToken { name }).await;
+    let input = crate::access::Deferred::ready(NewToken { name });
+    let result = service::create(&call.state, &call.caller, input).await;
     if let (Ok(issued), true) = (&result, crate::state::is_form_post()) {
         crate::state::put_flash(NEW_TOKEN_FLASH, issued).await?;
     }

@@ -1,7 +1,7 @@
 //! Issuing, listing, revoking and checking management tokens (SQL included: it is small).
 
 use super::{IssuedToken, NewToken, TokenView};
-use crate::access::Caller;
+use crate::access::{Caller, Deferred};
 use crate::audit;
 use crate::clock::{new_id, now_ms};
 use crate::db::expect_one_row;
@@ -31,8 +31,9 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenView>, A
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: NewToken) -> Result<IssuedToken, AppError> {
+pub async fn create(state: &AppState, caller: &Caller, input: Deferred<NewToken>) -> Result<IssuedToken, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     let name = input.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(AppError::invalid("name", "The name must have 1 to 100 characters."));

@@ -93,7 +93,7 @@ pub async fn list_users() -> Result<Vec<UserView>, ConsoleError> {
 #[server(prefix = "/rpc", endpoint = "create_user")]
 pub async fn create_user(email: String, password: String, role: PlatformRole) -> Result<UserView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let input = NewUser { email, password, role };
+    let input = crate::access::Deferred::ready(NewUser { email, password, role });
     call.finish(service::create(&call.state, &call.caller, input).await)
 }
 
@@ -104,6 +104,6 @@ pub async fn change_user(
     status: Option<Status>,
 ) -> Result<UserView, ConsoleError> {
     let call = crate::state::ServerCall::begin().await?;
-    let change = UserChange { role, status };
+    let change = crate::access::Deferred::ready(UserChange { role, status });
     call.finish(service::change(&call.state, &call.caller, &id, change).await)
 }

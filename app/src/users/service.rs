@@ -1,7 +1,7 @@
 //! What callers may do with users. Every operation takes the capability it needs.
 
 use super::{store, NewUser, PlatformRole, Status, UserChange, UserView};
-use crate::access::Caller;
+use crate::access::{Caller, Deferred};
 use crate::audit;
 use crate::auth::password;
 use crate::db::Db;
@@ -46,15 +46,22 @@ pub async fn create_unchecked(db: &Db, input: &NewUser) -> Result<UserView, AppE
     store::insert(db, &input.email, &hash, input.role).await
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: NewUser) -> Result<UserView, AppError> {
+pub async fn create(state: &AppState, caller: &Caller, input: Deferred<NewUser>) -> Result<UserView, AppError> {
     let admin = caller.admin()?;
+    let input = input.await?;
     let user = create_unchecked(&state.db, &input).await?;
     audit::record(state, admin.actor(), audit::Entry::new("user.create", "user", &user.id).after(&user)).await?;
     Ok(user)
 }
 
-pub async fn change(state: &AppState, caller: &Caller, id: &str, change: UserChange) -> Result<UserView, AppError> {
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    change: Deferred<UserChange>,
+) -> Result<UserView, AppError> {
     let admin = caller.admin()?;
+    let change = change.await?;
     let before = store::by_id(&state.db, id).await?.ok_or_else(|| AppError::not_found("user"))?.view;
     let role = change.role.unwrap_or(before.role);
     let status = change.status.unwrap_or(before.status);

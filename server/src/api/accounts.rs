@@ -1,5 +1,5 @@
-use super::docs::{BadBody, Conflict, NotFound, Refused};
-use crate::http::json::Json;
+use super::docs::{BadBody, Conflict, Invalid, NotFound, Refused};
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::accounts::{service, AccountChange, AccountView, MemberView, NewAccount, NewMember};
 use app::error::AppError;
@@ -48,9 +48,9 @@ pub async fn get(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewAccount>,
+    input: JsonBody<NewAccount>,
 ) -> Result<(StatusCode, axum::Json<AccountView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input.deferred()).await?)))
 }
 
 /// Suspend or reactivate an account, or set its low-balance threshold (admin).
@@ -67,9 +67,9 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(change): Json<AccountChange>,
+    change: JsonBody<AccountChange>,
 ) -> Result<axum::Json<AccountView>, AppError> {
-    Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
+    Ok(axum::Json(service::change(&state, &caller, &id, change.deferred()).await?))
 }
 
 /// The account's members and their roles.
@@ -104,9 +104,9 @@ pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(input): Json<NewMember>,
+    input: JsonBody<NewMember>,
 ) -> Result<(StatusCode, axum::Json<MemberView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::add_member(&state, &caller, &id, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::add_member(&state, &caller, &id, input.deferred()).await?)))
 }
 
 /// Remove a user from the account (admin, the account's owners).
@@ -116,7 +116,7 @@ pub async fn add_member(
     operation_id = "remove_member",
     tag = "accounts",
     params(("id" = String, Path, description = "The account's id"), ("user_id" = String, Path, description = "The member's user id")),
-    responses((status = 204, description = "Removed"), Refused, NotFound, Conflict)
+    responses((status = 204, description = "Removed"), Invalid, Refused, NotFound)
 )]
 pub async fn remove_member(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 use super::docs::{BadBody, BadQuery, Conflict, NotFound, Refused};
-use crate::http::json::Json;
+use crate::http::json::JsonBody;
 use crate::http::query::Query;
-use app::access::Caller;
+use app::access::{Caller, Deferred};
 use app::billing::{
     service, BalanceView, IssuedCodes, LedgerEntry, LedgerPage, LedgerQuery, NewCodes, NewCredit, Redemption,
 };
@@ -65,15 +65,15 @@ pub async fn grant(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(input): Json<NewCredit>,
+    input: JsonBody<NewCredit>,
 ) -> Result<(StatusCode, axum::Json<LedgerEntry>), AppError> {
-    let idempotency_key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|value| {
+    let idempotency_key = Deferred::parse(move || {
+        let key = headers.get(IDEMPOTENCY_KEY).map(|value| {
             value.to_str().map_err(|_| AppError::invalid(IDEMPOTENCY_KEY, "The Idempotency-Key must be visible ASCII."))
-        })
-        .transpose()?;
-    let entry = service::grant(&state, &caller, &id, input, idempotency_key).await?;
+        });
+        Ok(key.transpose()?.map(str::to_owned))
+    });
+    let entry = service::grant(&state, &caller, &id, input.deferred(), idempotency_key).await?;
     Ok((StatusCode::CREATED, axum::Json(entry)))
 }
 
@@ -89,9 +89,9 @@ pub async fn grant(
 pub async fn create_codes(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewCodes>,
+    input: JsonBody<NewCodes>,
 ) -> Result<(StatusCode, axum::Json<IssuedCodes>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create_codes(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create_codes(&state, &caller, input.deferred()).await?)))
 }
 
 /// Top the account up with a redemption code (admin, the account's owners).
@@ -115,7 +115,7 @@ pub async fn redeem(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(input): Json<Redemption>,
+    input: JsonBody<Redemption>,
 ) -> Result<(StatusCode, axum::Json<LedgerEntry>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::redeem(&state, &caller, &id, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::redeem(&state, &caller, &id, input.deferred()).await?)))
 }

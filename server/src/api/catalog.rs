@@ -1,5 +1,5 @@
 use super::docs::{BadBody, Conflict, NotFound, Refused};
-use crate::http::json::Json;
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::error::AppError;
 use app::models::{service, ChannelChange, ChannelTest, ChannelView, ModelChange, ModelView, NewChannel, NewModel};
@@ -31,9 +31,9 @@ pub async fn models(State(state): State<AppState>, caller: Caller) -> Result<axu
 pub async fn create_model(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewModel>,
+    input: JsonBody<NewModel>,
 ) -> Result<(StatusCode, axum::Json<ModelView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create_model(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create_model(&state, &caller, input.deferred()).await?)))
 }
 
 /// Change a model: name, status, prices, limits, channels (admin). A cache price sent as
@@ -51,9 +51,9 @@ pub async fn change_model(
     State(state): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
-    Json(change): Json<ModelChange>,
+    change: JsonBody<ModelChange>,
 ) -> Result<axum::Json<ModelView>, AppError> {
-    Ok(axum::Json(service::change_model(&state, &caller, &code, change).await?))
+    Ok(axum::Json(service::change_model(&state, &caller, &code, change.deferred()).await?))
 }
 
 /// The channels (upstream providers); credentials are never returned (admin).
@@ -80,9 +80,9 @@ pub async fn channels(State(state): State<AppState>, caller: Caller) -> Result<a
 pub async fn create_channel(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewChannel>,
+    input: JsonBody<NewChannel>,
 ) -> Result<(StatusCode, axum::Json<ChannelView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create_channel(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create_channel(&state, &caller, input.deferred()).await?)))
 }
 
 /// Change a channel (admin).
@@ -93,15 +93,15 @@ pub async fn create_channel(
     tag = "catalog",
     params(("id" = String, Path, description = "The channel's id")),
     request_body = ChannelChange,
-    responses((status = 200, description = "The channel after the change", body = ChannelView), BadBody, Refused, NotFound)
+    responses((status = 200, description = "The channel after the change", body = ChannelView), BadBody, Refused, NotFound, Conflict)
 )]
 pub async fn change_channel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(change): Json<ChannelChange>,
+    change: JsonBody<ChannelChange>,
 ) -> Result<axum::Json<ChannelView>, AppError> {
-    Ok(axum::Json(service::change_channel(&state, &caller, &id, change).await?))
+    Ok(axum::Json(service::change_channel(&state, &caller, &id, change.deferred()).await?))
 }
 
 /// One small chat request through the channel; the outcome, failed or not, is the answer.

@@ -133,6 +133,15 @@ impl IntoResponses for BadQuery {
     }
 }
 
+/// A change the current state does not allow, on a route without a body: 400 naming why.
+pub enum Invalid {}
+
+impl IntoResponses for Invalid {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[("400", "The change is refused as it stands, e.g. removing the last owner (`invalid_value`)")])
+    }
+}
+
 /// An id the caller may not see, or that does not exist: 404 alike.
 pub enum NotFound {}
 

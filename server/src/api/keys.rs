@@ -1,5 +1,5 @@
-use super::docs::{BadBody, NotFound, Refused};
-use crate::http::json::Json;
+use super::docs::{BadBody, Conflict, NotFound, Refused};
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::error::AppError;
 use app::keys::{service, IssuedKey, KeyChange, KeyView, NewKey};
@@ -38,9 +38,9 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(account_id): Path<String>,
-    Json(input): Json<NewKey>,
+    input: JsonBody<NewKey>,
 ) -> Result<(StatusCode, axum::Json<IssuedKey>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, &account_id, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, &account_id, input.deferred()).await?)))
 }
 
 /// One key.
@@ -68,15 +68,15 @@ pub async fn get(
     tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
     request_body = KeyChange,
-    responses((status = 200, description = "The key after the change", body = KeyView), BadBody, Refused, NotFound)
+    responses((status = 200, description = "The key after the change", body = KeyView), BadBody, Refused, NotFound, Conflict)
 )]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(change): Json<KeyChange>,
+    change: JsonBody<KeyChange>,
 ) -> Result<axum::Json<KeyView>, AppError> {
-    Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
+    Ok(axum::Json(service::change(&state, &caller, &id, change.deferred()).await?))
 }
 
 /// Revoke a key: final, it never works again.

@@ -1,5 +1,5 @@
 use super::docs::{BadBody, NotFound, Refused};
-use crate::http::json::Json;
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::error::AppError;
 use app::state::AppState;
@@ -31,9 +31,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewToken>,
+    input: JsonBody<NewToken>,
 ) -> Result<(StatusCode, axum::Json<IssuedToken>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input.deferred()).await?)))
 }
 
 /// Revoke a management token: final (admin).

@@ -1,5 +1,5 @@
 use super::docs::{BadBody, Conflict, NotFound, Refused};
-use crate::http::json::Json;
+use crate::http::json::JsonBody;
 use app::access::Caller;
 use app::auth::{reset, IssuedResetLink};
 use app::error::AppError;
@@ -33,9 +33,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<NewUser>,
+    input: JsonBody<NewUser>,
 ) -> Result<(StatusCode, axum::Json<UserView>), AppError> {
-    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input).await?)))
+    Ok((StatusCode::CREATED, axum::Json(service::create(&state, &caller, input.deferred()).await?)))
 }
 
 /// Change a user's platform role or suspend them (admin).
@@ -52,9 +52,9 @@ pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(change): Json<UserChange>,
+    change: JsonBody<UserChange>,
 ) -> Result<axum::Json<UserView>, AppError> {
-    Ok(axum::Json(service::change(&state, &caller, &id, change).await?))
+    Ok(axum::Json(service::change(&state, &caller, &id, change.deferred()).await?))
 }
 
 /// Issue a one-time password reset link for the user (admin): it works once, for 24 hours,

@@ -1,11 +1,14 @@
-//! A JSON body extractor whose every rejection is the contract's error body.
+//! JSON body extractors whose every rejection is the contract's error body.
 
+use app::access::Deferred;
 use app::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::marker::PhantomData;
 
 /// Management API bodies are small; anything larger is refused before parsing.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -28,6 +31,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// The JSON body of a change, handed to the service unread: the service reads it once the
+/// caller may make the change, so a caller without permission is answered 403 or 404
+/// whatever it sent (a malformed body, the wrong content type, too many bytes).
+pub struct JsonBody<T> {
+    request: Request,
+    body: PhantomData<fn() -> T>,
+}
+
+impl<S: Send + Sync, T> FromRequest<S> for JsonBody<T> {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(JsonBody { request, body: PhantomData })
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> JsonBody<T> {
+    /// The body, read as [`Json`] reads it, when the service awaits it.
+    pub fn deferred(self) -> Deferred<T> {
+        Deferred::new(async move { Json::from_request(self.request, &()).await.map(|Json(body)| body) })
+    }
+}
+
 /// `application/json`, or any `application/*+json`.
 pub fn is_json(headers: &HeaderMap) -> bool {
     let Some(content_type) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -42,6 +68,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Syntax first, so a truncated body is reported as invalid JSON, not as a missing field.
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|err| AppError::InvalidJson(err.to_string()))?;
+    // Every body is an object. serde would read a struct from an array too (`[null, null]`
+    // is an `AccountChange` with both fields left out), which is no body the API describes.
+    if !value.is_object() {
+        return Err(AppError::InvalidType { param: "body".into(), message: "The body must be a JSON object.".into() });
+    }
     serde_path_to_error::deserialize(value).map_err(shape_error)
 }
 
@@ -87,5 +118,9 @@ mod tests {
         let err = parse::<Body>(br#"{"name":"a","count":"many"}"#).unwrap_err();
         assert_eq!(err.code(), "invalid_type");
         assert_eq!(err.param(), Some("count"));
+        for not_an_object in [&b"[\"a\", 1]"[..], b"[null,null]", b"\"a\"", b"null", b"7"] {
+            let err = parse::<Body>(not_an_object).unwrap_err();
+            assert_eq!((err.code(), err.param()), ("invalid_type", Some("body")), "{not_an_object:?}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every route: request ids, JSON bodies, query strings, fallbacks,
-//! browser protections (CSRF, security headers) and the client that calls upstreams.
+//! browser protections (CSRF, security headers), session cookies that name no session,
+//! and the client that calls upstreams.
 
 pub mod client;
 pub mod csrf;
@@ -8,6 +9,7 @@ pub mod query;
 pub mod request_id;
 pub mod security_headers;
 pub mod serve;
+pub mod session_cookie;
 
 use app::error::AppError;
 use axum::extract::OriginalUri;

@@ -87,13 +87,48 @@ async fn invalid_values_are_named(backend: Backend) {
         create(serde_json::json!({"email": "ADMIN@test.local", "password": "long enough password", "role": "user"}));
     error_of(duplicate.send().await.unwrap(), StatusCode::CONFLICT, "conflict").await;
 
+    let me: serde_json::Value = admin.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let account = me["accounts"][0]["account_id"].as_str().unwrap();
     let negative = admin
-        .patch(app.url("/api/v1/accounts/x"))
+        .patch(app.url(&format!("/api/v1/accounts/{account}")))
         .json(&serde_json::json!({"low_balance_threshold": "lots"}))
         .send()
         .await
         .unwrap();
     error_of(negative, StatusCode::BAD_REQUEST, "invalid_type").await;
+}
+
+/// A body is a JSON object: an array or a bare value is refused, even where every field
+/// may be left out (serde alone reads `[null, null]` as an `AccountChange`).
+async fn bodies_that_are_not_objects_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin().await;
+    let me: serde_json::Value = admin.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let account = me["accounts"][0]["account_id"].as_str().unwrap().to_owned();
+    let user = me["user"]["id"].as_str().unwrap().to_owned();
+    let routes = [
+        (reqwest::Method::PATCH, format!("/api/v1/accounts/{account}")),
+        (reqwest::Method::PATCH, format!("/api/v1/users/{user}")),
+        (reqwest::Method::PATCH, "/api/v1/models/echo-1".to_owned()),
+        (reqwest::Method::POST, "/api/v1/tokens".to_owned()),
+        (reqwest::Method::POST, format!("/api/v1/accounts/{account}/keys")),
+    ];
+    for (method, path) in routes {
+        for body in ["[null,null]", "[]", "[\"a\", 1]", "null", "\"text\"", "42", "true"] {
+            let response = admin
+                .request(method.clone(), app.url(&path))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let error = error_of(response, StatusCode::BAD_REQUEST, "invalid_type").await;
+            assert_eq!(error["param"], "body", "{method} {path} {body}");
+        }
+    }
+    let account_now: serde_json::Value =
+        admin.get(app.url(&format!("/api/v1/accounts/{account}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(account_now["status"], "active", "nothing was changed");
 }
 
 async fn unknown_routes_and_methods_use_the_error_shape(backend: Backend) {
@@ -136,5 +171,6 @@ on_both_backends!(
     channel_credentials_stay_where_they_belong,
     malformed_bodies_get_clear_errors,
     invalid_values_are_named,
+    bodies_that_are_not_objects_are_refused,
     unknown_routes_and_methods_use_the_error_shape
 );

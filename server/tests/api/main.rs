@@ -20,6 +20,7 @@ mod keys;
 mod openapi;
 mod passwords;
 mod server_functions;
+mod sessions;
 mod sign_in;
 mod tenancy;
 mod tokens;

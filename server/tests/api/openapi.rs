@@ -175,7 +175,131 @@ async fn schemas_match_what_the_api_sends(backend: Backend) {
     assert_eq!(params, ["account", "action", "actor", "cursor", "from", "limit", "to"].map(String::from).into());
 }
 
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            all.push((method.to_uppercase(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+fn documented(operation: &Value) -> BTreeSet<String> {
+    keys_of(&operation["responses"])
+}
+
+/// What every route answers by its shape: a body can be malformed (400), too large (413)
+/// or not JSON (415); an id in the path can be unknown (404); behind sign-in the caller
+/// can be missing (401) or not allowed (403). Each is documented, with the error body.
+async fn every_operation_documents_the_refusals_its_shape_implies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc = document(&app).await;
+    for (method, path, operation) in operations(&doc) {
+        let statuses = documented(&operation);
+        let mut implied: Vec<&str> = Vec::new();
+        if operation.get("requestBody").is_some() {
+            implied.extend(["400", "413", "415"]);
+        }
+        if path.contains('{') {
+            implied.push("404");
+        }
+        if operation["security"] != json!([{}]) {
+            implied.extend(["401", "403"]);
+        }
+        for status in implied {
+            assert!(statuses.contains(status), "{method} {path} documents {status}: {statuses:?}");
+        }
+        for status in statuses.iter().filter(|status| status.starts_with('4')) {
+            let body = &operation["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(body, "#/components/schemas/ErrorBody", "{method} {path} {status} has the error body");
+        }
+    }
+}
+
+/// Probes every operation as nobody, an admin and a plain user, with real ids (a revoked
+/// key, an account's only owner, the demo channel) and with good and bad bodies; every
+/// answer must be one the document lists for that operation, and none a 5xx.
+async fn every_answer_is_one_the_document_lists(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc = document(&app).await;
+    let admin = app.admin().await;
+    let (owner_id, owner) = app.user(&admin, "owner@test.local", "user").await;
+    let account = app.account(&admin, "Probed", &owner_id).await;
+    let created = |client: &reqwest::Client, path: String, body: Value| {
+        let request = client.post(app.url(&path)).json(&body);
+        async move {
+            let created: Value = request.send().await.unwrap().json().await.unwrap();
+            created["id"].as_str().expect("an id").to_owned()
+        }
+    };
+    let key = created(&owner, format!("/api/v1/accounts/{account}/keys"), json!({"name": "probed"})).await;
+    let revoked = owner.post(app.url(&format!("/api/v1/keys/{key}/revoke"))).send().await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let token = created(&admin, "/api/v1/tokens".to_owned(), json!({"name": "probed"})).await;
+    let channels: Value = admin.get(app.url("/api/v1/channels")).send().await.unwrap().json().await.unwrap();
+    let channel = channels[0]["id"].as_str().expect("the demo channel").to_owned();
+    let id_after = |segment: &str| match segment {
+        "accounts" => account.clone(),
+        "keys" => key.clone(),
+        "users" | "members" => owner_id.clone(),
+        "models" => "echo-1".to_owned(),
+        "channels" => channel.clone(),
+        "tokens" => token.clone(),
+        _ => "00000000-0000-7000-8000-000000000000".to_owned(),
+    };
+    let bodies = [
+        ("application/json", "{}"),
+        ("application/json", "[null,null]"),
+        ("application/json", "{\"no_such_field\": 1}"),
+        ("application/json", "{\"name\":"),
+        ("text/plain", "hello"),
+    ];
+    let callers = [("nobody", browser()), ("admin", admin.clone()), ("user", owner.clone())];
+    let mut answered = BTreeSet::new();
+    for (method, path, operation) in operations(&doc) {
+        let statuses = documented(&operation);
+        let segments: Vec<&str> = path.split('/').collect();
+        let concrete: Vec<String> = segments
+            .iter()
+            .enumerate()
+            .map(|(at, segment)| match segment.starts_with('{') {
+                true => id_after(segments[at - 1]),
+                false => segment.to_string(),
+            })
+            .collect();
+        let url = app.url(&concrete.join("/"));
+        for (who, client) in &callers {
+            // Signing out would end the session the other probes use.
+            if path == "/api/v1/session" && method == "DELETE" && *who != "nobody" {
+                continue;
+            }
+            let variants: Vec<Option<(&str, &str)>> = match operation.get("requestBody") {
+                Some(_) => bodies.iter().copied().map(Some).collect(),
+                None => vec![None],
+            };
+            for variant in variants {
+                let mut request = client.request(Method::from_bytes(method.as_bytes()).unwrap(), &url);
+                if let Some((content_type, body)) = variant {
+                    request = request.header("content-type", content_type).body(body);
+                }
+                let status = request.send().await.unwrap().status();
+                assert!(
+                    statuses.contains(status.as_str()),
+                    "{method} {path} as {who} with {variant:?} answered {status}, which the document does not list: {statuses:?}"
+                );
+                answered.insert(status.as_u16());
+            }
+        }
+    }
+    for status in [200, 204, 400, 401, 403, 404, 409, 415] {
+        assert!(answered.contains(&status), "the probes reached a {status}: {answered:?}");
+    }
+}
+
 on_both_backends!(
+    every_operation_documents_the_refusals_its_shape_implies,
+    every_answer_is_one_the_document_lists,
     the_document_is_openapi_3_1_with_both_ways_to_sign_in,
     every_documented_route_is_served,
     schemas_match_what_the_api_sends,

@@ -3,7 +3,7 @@
 use crate::helpers::{error_of, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
 use reqwest::{Client, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Two tenants, each with an owner, plus a support user and a member of tenant A.
 struct World {
@@ -185,6 +185,195 @@ async fn admins_manage_tenants_and_the_last_owner_stays(backend: Backend) {
     .await;
 }
 
+/// Who sees an account's money, on every surface that shows it: the management API, the
+/// console's server functions and its pages. Owners, admins and support do; members
+/// (design: "no billing") see it nowhere.
+async fn only_owners_and_staff_see_an_accounts_money(backend: Backend) {
+    let w = world(backend).await;
+    let account = &w.account_a;
+    let granted = w
+        .admin
+        .post(w.app.url(&format!("/api/v1/accounts/{account}/credits")))
+        .json(&json!({ "amount": 7_250_000, "note": "for the test" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::CREATED);
+    let as_admin: Value =
+        w.admin.get(w.app.url(&format!("/api/v1/accounts/{account}"))).send().await.unwrap().json().await.unwrap();
+    let balance = as_admin["balance"].as_i64().expect("admins see the balance");
+    assert!(balance >= 7_250_000);
+    let shown = format!("Balance {}.", balance / 1_000_000);
+
+    for (who, client, sees) in [
+        ("owner", &w.owner_a, true),
+        ("admin", &w.admin, true),
+        ("support", &w.support, true),
+        ("member", &w.member_a, false),
+    ] {
+        let one: Value =
+            client.get(w.app.url(&format!("/api/v1/accounts/{account}"))).send().await.unwrap().json().await.unwrap();
+        let listed: Vec<Value> = client.get(w.app.url("/api/v1/accounts")).send().await.unwrap().json().await.unwrap();
+        let in_list = listed.into_iter().find(|a| a["id"] == account.as_str()).expect("the account is listed");
+        let (status, rpc_one) = w.app.rpc(client, "get_account", &[("id", account)]).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, rpc_list) = w.app.rpc(client, "list_accounts", &[]).await;
+        let rpc_in_list = rpc_list.as_array().unwrap().iter().find(|a| a["id"] == account.as_str()).unwrap().clone();
+        for (surface, view) in [
+            ("GET /accounts/{id}", &one),
+            ("GET /accounts", &in_list),
+            ("get_account", &rpc_one[0]),
+            ("list_accounts", &rpc_in_list),
+        ] {
+            assert_eq!(view["id"], account.as_str(), "{who}: {surface} {view}");
+            if sees {
+                assert_eq!(view["balance"], balance, "{who} sees the balance in {surface}");
+                assert!(view["low_balance_threshold"].is_i64(), "{who}: {surface} {view}");
+            } else {
+                for field in ["balance", "low_balance_threshold"] {
+                    assert!(view.get(field).is_none(), "{who} sees no {field} in {surface}: {view}");
+                }
+            }
+        }
+
+        let balance_route = client.get(w.app.url(&format!("/api/v1/accounts/{account}/balance"))).send().await.unwrap();
+        let (rpc_balance, _) = w.app.rpc(client, "get_balance", &[("account_id", account)]).await;
+        let dashboard: Value = client
+            .get(w.app.url(&format!("/api/v1/accounts/{account}/dashboard")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = client.get(w.app.url(&format!("/admin/accounts/{account}"))).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{who} opens the account's page");
+        let page = page.text().await.unwrap();
+        if sees {
+            assert_eq!((balance_route.status(), rpc_balance), (StatusCode::OK, StatusCode::OK), "{who}");
+            assert!(dashboard["money"].is_object(), "{who}: {dashboard}");
+            assert!(page.contains(&shown), "{who}: the account page shows {shown}");
+        } else {
+            error_of(balance_route, StatusCode::FORBIDDEN, "forbidden").await;
+            assert_eq!(rpc_balance, StatusCode::FORBIDDEN);
+            assert!(dashboard["money"].is_null(), "{who}: {dashboard}");
+            assert!(!page.contains(&shown), "{who}: the account page shows no balance");
+            assert!(!page.contains(&balance.to_string()), "{who}: nor does the data the page hydrates from");
+        }
+    }
+}
+
+/// A caller without permission gets 403 (or 404 for what it may not see) whatever it
+/// sends: its body is not read, so a malformed one changes nothing about the answer.
+async fn refusals_come_before_the_body_is_read(backend: Backend) {
+    let w = world(backend).await;
+    let (a, b) = (&w.account_a, &w.account_b);
+    let key: Value = w
+        .owner_a
+        .post(w.app.url(&format!("/api/v1/accounts/{a}/keys")))
+        .json(&json!({ "name": "the owner's" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["id"].as_str().unwrap();
+    let forbidden = [
+        (&w.member_a, "PATCH", format!("/api/v1/accounts/{a}")),
+        (&w.member_a, "POST", format!("/api/v1/accounts/{a}/members")),
+        (&w.member_a, "POST", format!("/api/v1/accounts/{a}/credits")),
+        (&w.member_a, "POST", format!("/api/v1/accounts/{a}/redeem")),
+        (&w.owner_a, "PATCH", format!("/api/v1/accounts/{a}")),
+        (&w.owner_a, "POST", format!("/api/v1/accounts/{a}/credits")),
+        (&w.owner_a, "POST", "/api/v1/accounts".to_owned()),
+        (&w.owner_a, "POST", "/api/v1/users".to_owned()),
+        (&w.owner_a, "PATCH", format!("/api/v1/users/{}", w.member_a_id)),
+        (&w.owner_a, "POST", "/api/v1/models".to_owned()),
+        (&w.owner_a, "PATCH", "/api/v1/models/echo-1".to_owned()),
+        (&w.owner_a, "POST", "/api/v1/channels".to_owned()),
+        (&w.owner_a, "PATCH", "/api/v1/channels/any".to_owned()),
+        (&w.owner_a, "POST", "/api/v1/redemption-codes".to_owned()),
+        (&w.owner_a, "POST", "/api/v1/tokens".to_owned()),
+        (&w.support, "PATCH", format!("/api/v1/accounts/{b}")),
+        (&w.support, "POST", format!("/api/v1/accounts/{b}/keys")),
+    ];
+    let hidden = [
+        (&w.owner_a, "PATCH", format!("/api/v1/accounts/{b}")),
+        (&w.owner_a, "POST", format!("/api/v1/accounts/{b}/members")),
+        (&w.owner_a, "POST", format!("/api/v1/accounts/{b}/keys")),
+        (&w.owner_a, "POST", format!("/api/v1/accounts/{b}/redeem")),
+        (&w.member_a, "PATCH", format!("/api/v1/keys/{key}")),
+    ];
+    let bodies: [(&str, String); 6] = [
+        ("application/json", "[null,null]".to_owned()),
+        ("application/json", "{\"no_such_field\": 1}".to_owned()),
+        ("application/json", "{\"name\":".to_owned()),
+        ("application/json", "\"text\"".to_owned()),
+        ("text/plain", "hello".to_owned()),
+        ("application/json", format!("{{\"name\": \"{}\"}}", "x".repeat(100_000))),
+    ];
+    let expected = |list: &'static str| {
+        if list == "forbidden" {
+            (StatusCode::FORBIDDEN, "forbidden")
+        } else {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+    };
+    for (list, attempts) in [("forbidden", &forbidden[..]), ("hidden", &hidden[..])] {
+        for (client, method, path) in attempts {
+            for (content_type, body) in &bodies {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let response = client
+                    .request(method.clone(), w.app.url(path))
+                    .header("content-type", *content_type)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, code) = expected(list);
+                assert_eq!(response.status(), status, "{method} {path} with {content_type} {:.20}", body);
+                error_of(response, status, code).await;
+            }
+        }
+    }
+
+    // The console's forms too: a field that does not parse is not looked at before the check.
+    let console = [
+        (
+            &w.member_a,
+            "create_key",
+            vec![("account_id", b.as_str()), ("name", "x"), ("rpm", "many")],
+            StatusCode::NOT_FOUND,
+        ),
+        (&w.member_a, "set_key_status", vec![("id", key), ("status", "bogus")], StatusCode::NOT_FOUND),
+        (
+            &w.owner_a,
+            "grant_credit",
+            vec![("account_id", a.as_str()), ("amount", "lots"), ("note", "x")],
+            StatusCode::FORBIDDEN,
+        ),
+        (&w.owner_a, "create_redemption_codes", vec![("amount", "lots"), ("count", "x")], StatusCode::FORBIDDEN),
+        (
+            &w.owner_a,
+            "update_model",
+            vec![
+                ("code", "echo-1"),
+                ("status", "active"),
+                ("input_price", "?"),
+                ("output_price", "?"),
+                ("cache_read_price", ""),
+                ("cache_write_price", ""),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (client, function, form, status) in console {
+        let (answered, body) = w.app.rpc(client, function, &form).await;
+        assert_eq!(answered, status, "{function}: {body}");
+    }
+}
+
 async fn unauthenticated_calls_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let anonymous = Client::new();
@@ -202,5 +391,7 @@ on_both_backends!(
     plain_users_cannot_reach_admin_routes,
     support_reads_everything_and_changes_nothing,
     admins_manage_tenants_and_the_last_owner_stays,
+    only_owners_and_staff_see_an_accounts_money,
+    refusals_come_before_the_body_is_read,
     unauthenticated_calls_are_refused,
 );
