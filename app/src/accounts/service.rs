@@ -31,9 +31,13 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<AccountView>,
     let accounts = store::list_of_user(&state.db, &caller.user.id).await?;
     Ok(accounts
         .into_iter()
-        .map(|account| match caller.allows_in(role_in(&account.id), AccountNeed::ReadBilling) {
-            true => account,
-            false => account.without_money(),
+        .map(|account| {
+            let sees_money = caller.allows_in(role_in(&account.id), AccountNeed::ReadBilling);
+            if sees_money {
+                account
+            } else {
+                account.without_money()
+            }
         })
         .collect())
 }
