@@ -84,6 +84,7 @@ site: deps
 	wasm-bindgen --target web --out-dir $(PKG_DIR) --out-name tollgate --no-typescript \
 	  --remove-name-section --remove-producers-section $(WASM_OUT)
 	cp style/main.css $(PKG_DIR)/tollgate.css
+	cp style/copy.js $(PKG_DIR)/copy.js
 
 build: site
 	cargo build --release -p server

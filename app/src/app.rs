@@ -32,6 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href=FAVICON />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
+                <script src="/pkg/copy.js" defer nonce=leptos::nonce::use_nonce()></script>
                 <MetaTags />
             </head>
             <body>

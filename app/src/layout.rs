@@ -173,7 +173,7 @@ pub fn QuoteRequestId(error: ConsoleError) -> impl IntoView {
     })
 }
 
-/// A button that copies `text` (plain JavaScript, so it works before hydration too).
+/// A button that copies `text` (`/pkg/copy.js`, so it works before hydration too).
 #[component]
 pub fn CopyButton(text: String) -> impl IntoView {
     view! {
@@ -181,7 +181,6 @@ pub fn CopyButton(text: String) -> impl IntoView {
             type="button"
             class="copy"
             data-copy=text
-            onclick="navigator.clipboard.writeText(this.dataset.copy).then(() => { this.textContent = 'Copied'; })"
         >
             "Copy"
         </button>
@@ -269,9 +268,6 @@ pub fn OneTimeSecret(
     copy_testid: &'static str,
 ) -> impl IntoView {
     let element_id = format!("{testid}-value");
-    let copy = format!(
-        "navigator.clipboard.writeText(document.getElementById('{element_id}').textContent).then(() => {{ this.textContent = 'Copied'; }})"
-    );
     view! {
         <section class="card secret" data-testid=testid>
             <h2>{what} " “" {name} "” created"</h2>
@@ -279,8 +275,8 @@ pub fn OneTimeSecret(
                 <strong>"Copy it now. You will not see this again."</strong>
                 " Tollgate keeps only a hash of the secret."
             </p>
-            <code id=element_id data-testid=secret_testid>{secret}</code>
-            <button type="button" data-testid=copy_testid onclick=copy>
+            <code id=element_id.clone() data-testid=secret_testid>{secret}</code>
+            <button type="button" data-testid=copy_testid data-copy-from=element_id>
                 "Copy"
             </button>
         </section>
