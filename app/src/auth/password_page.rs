@@ -33,15 +33,7 @@ pub fn ProfilePage() -> impl IntoView {
                     autocomplete="current-password"
                     required
                 />
-                <label for="new_password">"New password (at least 12 characters)"</label>
-                <input
-                    id="new_password"
-                    type="password"
-                    name="new_password"
-                    autocomplete="new-password"
-                    minlength="12"
-                    required
-                />
+                <NewPasswordField />
                 <button type="submit" disabled=move || change.pending().get()>
                     "Change password"
                 </button>
@@ -64,15 +56,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 {move || error().map(|error| view! { <ErrorNotice error /> })}
                 <ActionForm action=reset attr:data-testid="reset-password-form">
                     <input type="hidden" name="token" value=token />
-                    <label for="new_password">"New password (at least 12 characters)"</label>
-                    <input
-                        id="new_password"
-                        type="password"
-                        name="new_password"
-                        autocomplete="new-password"
-                        minlength="12"
-                        required
-                    />
+                    <NewPasswordField />
                     <button type="submit" disabled=move || reset.pending().get()>
                         "Set password"
                     </button>
@@ -80,5 +64,14 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <p class="muted">"The link works once. Setting the password signs you out everywhere."</p>
             </section>
         </main>
+    }
+}
+
+/// The new password, as the server requires it (at least 12 characters).
+#[component]
+fn NewPasswordField() -> impl IntoView {
+    view! {
+        <label for="new_password">"New password (at least 12 characters)"</label>
+        <input id="new_password" type="password" name="new_password" autocomplete="new-password" minlength="12" required />
     }
 }

@@ -7,7 +7,7 @@
 //! The same check keeps the redirect a plain form post gets (the framework sends the browser
 //! back to its `Referer`) on the console's own paths.
 
-use crate::startup::SESSION_COOKIE;
+use crate::http::session_cookie;
 use app::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
@@ -73,7 +73,7 @@ fn carries_session_cookie(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .any(|pair| pair.trim().split_once('=').is_some_and(|(name, _)| name == SESSION_COOKIE))
+        .any(|pair| session_cookie::session_value(pair).is_some())
 }
 
 /// `Sec-Fetch-Site` (every current browser) is decisive when present; otherwise `Origin`

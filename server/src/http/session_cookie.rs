@@ -55,7 +55,7 @@ fn readable(value: &HeaderValue) -> Option<String> {
 
 /// The value of `pair` if it is the session cookie, read exactly as the cookie layer reads
 /// it (percent-decoded, trimmed).
-fn session_value(pair: &str) -> Option<String> {
+pub fn session_value(pair: &str) -> Option<String> {
     let cookie = Cookie::parse_encoded(pair.to_owned()).ok()?;
     (cookie.name() == SESSION_COOKIE).then(|| cookie.value().to_owned())
 }
