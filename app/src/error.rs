@@ -19,6 +19,9 @@ pub enum AppError {
     UserSuspended,
     #[error("Too many wrong passwords. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Redis, which counts attempts for every instance, is down and the policy is to refuse.
+    #[error("Attempts cannot be counted right now: the shared rate limiter is unavailable. Try again in a moment.")]
+    LimiterUnavailable,
     #[error("You do not have permission to do this.")]
     Forbidden,
     /// A change sent with the session cookie from a page that is not the console's own
@@ -125,6 +128,7 @@ impl AppError {
             | AppError::InvalidToken
             | AppError::UserSuspended => 401,
             AppError::TooManyAttempts { .. } => 429,
+            AppError::LimiterUnavailable => 503,
             AppError::Forbidden | AppError::CrossOrigin { .. } => 403,
             AppError::NotFound { .. } | AppError::UnknownRoute { .. } | AppError::UnknownRedemptionCode => 404,
             AppError::InvalidValue { .. }
@@ -149,6 +153,7 @@ impl AppError {
             AppError::InvalidToken => "invalid_token",
             AppError::UserSuspended => "user_suspended",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::LimiterUnavailable => "rate_limiter_unavailable",
             AppError::Forbidden => "forbidden",
             AppError::CrossOrigin { .. } => "cross_origin_request",
             AppError::NotFound { .. } => "not_found",
@@ -175,7 +180,7 @@ impl AppError {
             401 => "authentication_error",
             403 => "permission_error",
             429 => "rate_limit_error",
-            500 => "api_error",
+            500 | 503 => "api_error",
             _ => "invalid_request_error",
         }
     }
@@ -188,6 +193,7 @@ impl AppError {
             | AppError::UserSuspended
             | AppError::TooManyAttempts { .. } => Layer::Identity,
             AppError::Forbidden | AppError::CrossOrigin { .. } => Layer::Permission,
+            AppError::LimiterUnavailable => Layer::RateLimit,
             AppError::Internal { .. } | AppError::Transport(_) => Layer::Internal,
             _ => Layer::Request,
         }
@@ -317,8 +323,14 @@ mod http {
             let mut response = (status, Json(body)).into_response();
             let headers = response.headers_mut();
             headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static("gateway"));
-            if let AppError::TooManyAttempts { retry_after_secs } = self {
-                headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            match self {
+                AppError::TooManyAttempts { retry_after_secs } => {
+                    headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                }
+                AppError::LimiterUnavailable => {
+                    headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                _ => {}
             }
             response
         }

@@ -5,6 +5,7 @@ use crate::auth::throttle::SignInThrottle;
 use crate::catalog_changes::CatalogChanges;
 use crate::db::Db;
 use crate::error::{AppError, ConsoleError};
+use crate::limits::Limiter;
 use crate::models::credential::CredentialCipher;
 use crate::models::probe::ChannelProbe;
 use axum::extract::{FromRef, FromRequestParts};
@@ -18,6 +19,8 @@ pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub throttle: Arc<SignInThrottle>,
+    /// Counts every rate limit, concurrency slot and throttle (in Redis when shared).
+    pub limiter: Limiter,
     pub credentials: Arc<CredentialCipher>,
     /// Announced after every change to keys, models, channels, users or accounts, so the
     /// gateway's in-memory tables refresh before the change is answered.

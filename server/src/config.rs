@@ -1,5 +1,6 @@
 //! Configuration: defaults, then an optional TOML file, then `TOLLGATE_*` variables.
 
+use app::limits::WhenRedisFails;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use ipnet::IpNet;
@@ -69,6 +70,18 @@ pub struct Config {
     /// Names this instance's leases of money; generated into `<data dir>/instance-id`
     /// when unset. Instances sharing a database need distinct ids.
     pub instance_id: Option<String>,
+    /// `redis://host:port/db`: rate limits, concurrency and sign-in throttles are then
+    /// shared by every instance. Unset: counted in this process (one instance).
+    #[serde(skip_serializing)]
+    pub redis_url: Option<String>,
+    /// Put before every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// While Redis cannot be reached: `refuse` limited requests (503
+    /// `rate_limiter_unavailable`), or `split` every limit among the live instances.
+    pub redis_fallback: WhenRedisFails,
+    /// A request's concurrency slot held by an instance that stopped (killed) is free
+    /// again after this long; live instances refresh theirs.
+    pub concurrency_expiry_seconds: u64,
     pub log_format: LogFormat,
 }
 
@@ -109,6 +122,10 @@ impl Default for Config {
             usage_flush_ms: 200,
             trial_credit: 0,
             instance_id: None,
+            redis_url: None,
+            redis_prefix: "tollgate".to_owned(),
+            redis_fallback: WhenRedisFails::Split,
+            concurrency_expiry_seconds: 30,
             log_format: LogFormat::Text,
         }
     }

@@ -1,5 +1,6 @@
 //! Liveness and readiness probes.
 
+use app::limits::Engine;
 use app::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,13 +12,22 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can do its job: the database answers.
+/// The process can do its job: the database answers. The body also says where rate
+/// limits are counted (`local`, `shared` in Redis, or `down` with the policy in force);
+/// a Redis outage does not take the instance out of rotation, since every instance
+/// shares that Redis and the policy keeps the limits.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
+    let (status, mut body) = match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, json!({ "status": "ready", "database": "ok" })),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "unavailable", "database": "unreachable" }))
         }
+    };
+    let engine = state.limiter.engine();
+    body["rate_limiter"] = engine.as_str().into();
+    if let Engine::Down(policy) = engine {
+        body["when_redis_fails"] = policy.as_str().into();
     }
+    (status, Json(body))
 }

@@ -16,6 +16,7 @@ use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
+use app::limits::{Limiter, SharedConfig};
 use app::state::AppState;
 use axum::routing::get;
 use axum::Router;
@@ -54,6 +55,8 @@ pub enum StartupError {
     NegativeTrialCredit,
     #[error("giving back the leases of money left by the last run failed: {0}")]
     ReclaimLeases(sqlx::Error),
+    #[error("TOLLGATE_REDIS_URL is not a Redis URL: {0}")]
+    RedisUrl(redis::RedisError),
 }
 
 pub struct Application {
@@ -84,15 +87,20 @@ impl Application {
         let local_addr =
             listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
         let limit = |attempts| NonZeroU32::new(attempts).ok_or(StartupError::ZeroAttemptLimit);
-        let throttle = SignInThrottle::new(SignInLimits {
-            per_email_and_ip: limit(config.sign_in_attempts_per_email_and_ip)?,
-            per_email: limit(config.sign_in_attempts_per_email)?,
-            per_ip: limit(config.sign_in_attempts_per_ip)?,
-        });
+        let limiter = limiter(&config).await?;
+        let throttle = SignInThrottle::new(
+            limiter.clone(),
+            SignInLimits {
+                per_email_and_ip: limit(config.sign_in_attempts_per_email_and_ip)?,
+                per_email: limit(config.sign_in_attempts_per_email)?,
+                per_ip: limit(config.sign_in_attempts_per_ip)?,
+            },
+        );
         let state = AppState {
             db,
             leptos_options: leptos_options(&config, local_addr),
             throttle: Arc::new(throttle),
+            limiter,
             credentials: Arc::new(bootstrap::credential_cipher(&config)?),
             catalog_changes: Arc::default(),
             trial_credit: config.trial_credit,
@@ -182,6 +190,20 @@ fn leptos_options(config: &Config, site_addr: SocketAddr) -> LeptosOptions {
         .site_addr(site_addr)
         .env(Env::PROD)
         .build()
+}
+
+/// Where limits are counted: in Redis when one is configured, else in this process.
+async fn limiter(config: &Config) -> Result<Limiter, StartupError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(Limiter::local());
+    };
+    let shared = SharedConfig {
+        url: url.clone(),
+        prefix: config.redis_prefix.clone(),
+        when_fails: config.redis_fallback,
+        slot_expiry: Duration::from_secs(config.concurrency_expiry_seconds.max(1)),
+    };
+    Limiter::shared(shared).await.map_err(StartupError::RedisUrl)
 }
 
 fn session_layer(state: &AppState, config: &Config) -> SessionManagerLayer<SessionStore> {

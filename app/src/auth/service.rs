@@ -19,14 +19,14 @@ pub async fn sign_in(
     ip: Option<String>,
 ) -> Result<UserView, AppError> {
     let email = users_store::normalize_email(&credentials.email);
-    let attempt = state.throttle.begin(&email, ip.as_deref())?;
+    let attempt = state.throttle.begin(&email, ip.as_deref()).await?;
     let user = users_store::by_email(&state.db, &email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     if !password::verify(credentials.password.clone(), stored_hash).await? {
         tracing::info!(email_known = user.is_some(), "sign-in refused");
         return Err(AppError::InvalidCredentials);
     }
-    attempt.succeeded();
+    attempt.succeeded().await;
     let user = user.ok_or(AppError::InvalidCredentials)?.view;
     if user.status != Status::Active {
         return Err(AppError::UserSuspended);
@@ -45,12 +45,12 @@ pub async fn change_password(
     change: &PasswordChange,
 ) -> Result<(), AppError> {
     validate_password("new_password", &change.new_password)?;
-    let attempt = state.throttle.begin(&caller.user.email, caller.ip.as_deref())?;
+    let attempt = state.throttle.begin(&caller.user.email, caller.ip.as_deref()).await?;
     let user = users_store::by_id(&state.db, &caller.user.id).await?.ok_or(AppError::Unauthenticated)?;
     if !password::verify(change.current_password.clone(), Some(user.password_hash)).await? {
         return Err(AppError::invalid("current_password", "The current password is not right."));
     }
-    attempt.succeeded();
+    attempt.succeeded().await;
     let hash = password::hash(change.new_password.clone()).await?;
     users_store::set_password_hash(state.db.pool(), &caller.user.id, &hash).await?;
     session::end_others(&state.db, &caller.user.id, session).await?;

@@ -53,10 +53,14 @@ pub enum GatewayError {
     KeyQuotaExhausted { prefix: String },
     #[error("The account's balance cannot cover this request (up to {needed} micro-units). Top up to continue.")]
     InsufficientBalance { needed: i64 },
-    #[error("API key {prefix} is over its {limit} limit; retry after {retry_after} seconds.")]
-    RateLimited { prefix: String, limit: &'static str, retry_after: u64 },
+    #[error("API key {prefix} is over its {limit} limit of {per_minute}; retry after {retry_after} seconds.")]
+    RateLimited { prefix: String, limit: &'static str, per_minute: u64, retry_after: u64 },
     #[error("API key {prefix} has too many requests in flight; retry after {retry_after} seconds.")]
     ConcurrencyLimited { prefix: String, retry_after: u64 },
+    /// Redis, which counts the key's limits for every instance, is down and the policy
+    /// is to refuse rather than risk exceeding them.
+    #[error("The rate limiter shared by the gateway's instances is unavailable, so this key's limits cannot be checked; retry shortly.")]
+    RateLimiterUnavailable,
     #[error("No enabled, healthy channel serves the model `{0}`.")]
     NoAvailableChannel(String),
     #[error("Every upstream tried failed ({attempts} attempts).")]
@@ -122,7 +126,7 @@ impl GatewayError {
             | Untranslatable { .. } => 400,
             KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
             InsufficientBalance { .. } => 402,
-            NoAvailableChannel(_) => 503,
+            NoAvailableChannel(_) | RateLimiterUnavailable => 503,
             UpstreamFailed { .. } => 502,
             UpstreamTimeout { .. } => 504,
             Upstream(refusal) => refusal.status,
@@ -157,6 +161,7 @@ impl GatewayError {
             InsufficientBalance { .. } => "insufficient_balance",
             RateLimited { .. } => "rate_limit_exceeded",
             ConcurrencyLimited { .. } => "concurrency_limit_exceeded",
+            RateLimiterUnavailable => "rate_limiter_unavailable",
             NoAvailableChannel(_) => "no_available_channel",
             UpstreamFailed { .. } => "upstream_failed",
             UpstreamTimeout { .. } => "upstream_timeout",
@@ -181,7 +186,7 @@ impl GatewayError {
             RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",
             NoAvailableChannel(_) | UpstreamFailed { .. } | UpstreamTimeout { .. } => "upstream_error",
             Upstream(refusal) => &refusal.error_type,
-            Internal => "api_error",
+            Internal | RateLimiterUnavailable => "api_error",
             _ => "invalid_request_error",
         }
     }
@@ -197,7 +202,7 @@ impl GatewayError {
             | ApiKeyExpired { .. } => Layer::Identity,
             IpNotAllowed { .. } | ModelDisabled(_) | ModelNotAllowed { .. } => Layer::Permission,
             KeyQuotaExhausted { .. } | InsufficientBalance { .. } => Layer::Quota,
-            RateLimited { .. } | ConcurrencyLimited { .. } => Layer::RateLimit,
+            RateLimited { .. } | ConcurrencyLimited { .. } | RateLimiterUnavailable => Layer::RateLimit,
             NoAvailableChannel(_) => Layer::Routing,
             UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream(_) => Layer::Upstream,
             Internal => Layer::Internal,
@@ -221,6 +226,7 @@ impl GatewayError {
             GatewayError::RateLimited { retry_after, .. } | GatewayError::ConcurrencyLimited { retry_after, .. } => {
                 Some(*retry_after)
             }
+            GatewayError::RateLimiterUnavailable => Some(1),
             _ => None,
         }
     }
@@ -242,6 +248,9 @@ impl GatewayError {
         headers.insert(ERROR_SOURCE_HEADER, HeaderValue::from_static(source));
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, seconds.into());
+        }
+        if let GatewayError::RateLimited { limit, per_minute, retry_after, .. } = self {
+            super::limits::refusal_headers(headers, limit, *per_minute, *retry_after);
         }
         response
     }

@@ -8,6 +8,7 @@ use super::catalog::GatewayKey;
 use super::dialect::conversation::Usage;
 use super::dialect::Dialect;
 use super::error::GatewayError;
+use super::limits::Admission;
 use super::metrics;
 use super::usage_writer::UsageWriter;
 use app::billing::pricing::{self, Prices, Tokens};
@@ -78,6 +79,8 @@ pub struct Flight {
     writer: UsageWriter,
     dialect: Dialect,
     charge: Option<Charge>,
+    /// The key's rate limits and concurrency slot, settled when the flight ends.
+    admission: Option<Admission>,
     open: bool,
 }
 
@@ -98,7 +101,7 @@ impl Flight {
             ..UsageRecord::default()
         };
         let record = UsageRecord { client_dialect: Some(dialect.name().to_owned()), ..record };
-        Flight { record, started: Instant::now(), writer, dialect, charge: None, open: true }
+        Flight { record, started: Instant::now(), writer, dialect, charge: None, admission: None, open: true }
     }
 
     pub fn request_id(&self) -> &str {
@@ -152,6 +155,11 @@ impl Flight {
         self.charge = Some(charge);
     }
 
+    /// The rate limits this flight now holds.
+    pub fn limited(&mut self, admission: Admission) {
+        self.admission = Some(admission);
+    }
+
     /// The channel that answered; its id for the request comes from the last attempt.
     pub fn served_by(&mut self, channel_id: &str, protocol: Protocol, upstream_latency_ms: i64) {
         self.record.channel_id = Some(channel_id.to_owned());
@@ -181,7 +189,10 @@ impl Flight {
         self.record.error_code = error.code().map(str::to_owned);
         self.record.error_layer = Some(error.layer().as_str().to_owned());
         self.record.error_message = Some(truncated(&error.to_string(), MAX_STORED_MESSAGE));
-        let response = error.render(self.dialect, &self.record.request_id);
+        let mut response = error.render(self.dialect, &self.record.request_id);
+        if let Some(admission) = &self.admission {
+            response.headers_mut().extend(admission.headers());
+        }
         self.finish();
         response
     }
@@ -202,6 +213,10 @@ impl Flight {
     }
 
     fn finish(&mut self) {
+        if let Some(admission) = self.admission.take() {
+            let usage = self.usage();
+            admission.settle(usage.input_total() + usage.completion_tokens);
+        }
         self.record.latency_ms = self.elapsed_ms();
         metrics::request_finished(&self.record);
         self.writer.record(std::mem::take(&mut self.record));

@@ -38,7 +38,7 @@ use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -49,7 +49,6 @@ use error::GatewayError;
 use flight::Charge;
 use flight::Flight;
 use ipnet::IpNet;
-use limits::{Limits, Slot};
 pub use request::BodyLimits;
 use request::{ClientRequest, Envelope};
 use routing::Health;
@@ -68,7 +67,6 @@ pub struct Inner {
     pub catalog: Arc<Catalog>,
     pub usage: UsageWriter,
     pub purse: Purse,
-    limits: Limits,
     health: Health,
     http: HttpClient,
     trusted_proxies: Vec<IpNet>,
@@ -100,7 +98,6 @@ impl Gateway {
             catalog,
             usage,
             purse,
-            limits: Limits::default(),
             health: Health::default(),
             http: HttpClient::default(),
             trusted_proxies: settings.trusted_proxies,
@@ -248,7 +245,8 @@ fn output_cap(request: &ClientRequest, model: &CatalogModel) -> u64 {
 struct Admitted {
     request: ClientRequest,
     model: Arc<CatalogModel>,
-    slot: Slot,
+    /// The key's `x-ratelimit-*` standing after this request was admitted.
+    rate_headers: HeaderMap,
     served: Served,
     /// Tool offers the translation left out, for `x-tollgate-omitted-tools`.
     omitted: Vec<String>,
@@ -277,7 +275,10 @@ async fn run_pipeline(
         false => output_cap(&request, &model).saturating_mul(request.choices),
     };
     reserve(gateway, flight, &key, &model, request.prompt_estimate, max_tokens).await?;
-    let slot = gateway.limits.admit(&key, request.prompt_estimate + max_tokens)?;
+    let admission =
+        limits::admit(&gateway.app.limiter, &key, flight.request_id(), request.prompt_estimate + max_tokens).await?;
+    let rate_headers = admission.headers();
+    flight.limited(admission);
     let mut plan = routing::plan(&model, &gateway.health, MAX_ATTEMPTS);
     if embedding {
         plan.retain(embeddings::can_embed);
@@ -289,7 +290,7 @@ async fn run_pipeline(
     let call = Call::new(flight.dialect(), endpoint, &parts.headers);
     let served = upstream::serve(gateway, flight, &request, &call, &model, plan).await?;
     let omitted = call.omitted().to_vec();
-    Ok(Admitted { request, model, slot, served, omitted })
+    Ok(Admitted { request, model, rate_headers, served, omitted })
 }
 
 async fn complete(
@@ -307,7 +308,7 @@ async fn complete(
         Ok(admitted) => admitted,
         Err(error) => return flight.reject(&error),
     };
-    let Admitted { request, model, slot, served, omitted } = admitted;
+    let Admitted { request, model, rate_headers, served, omitted } = admitted;
     flight.served_by(&served.channel_id, served.protocol, served.upstream_latency_ms);
     let mut response = match served.answer {
         Answer::Whole { body, usage } => {
@@ -318,24 +319,23 @@ async fn complete(
             let counted = || Usage { prompt_tokens: tokens::count_body_texts(request.raw()), ..Usage::default() };
             flight.set_usage(reported.unwrap_or_else(counted));
             flight.land(200);
-            drop(slot);
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
         }
         Answer::Stream { response, channel } => {
             let prompt_tokens = announced_prompt_tokens(dialect, channel != dialect, &request, None);
             relay(&flight, request, &model, prompt_tokens)
-                .body(stream::Source::Upstream { response, channel }, flight, slot)
+                .body(stream::Source::Upstream { response, channel }, flight)
                 .into_sse()
         }
         Answer::Local { events } => {
             let prompt_tokens = announced_prompt_tokens(dialect, true, &request, Some(&events));
-            relay(&flight, request, &model, prompt_tokens)
-                .body(stream::Source::Local { events }, flight, slot)
-                .into_sse()
+            relay(&flight, request, &model, prompt_tokens).body(stream::Source::Local { events }, flight).into_sse()
         }
     };
     let headers = response.headers_mut();
     headers.extend(served.relayed);
+    // The key's own limits are the ones this client is held to: they replace the upstream's.
+    headers.extend(rate_headers);
     if let Ok(value) = HeaderValue::try_from(omitted.join(", ")) {
         if !omitted.is_empty() {
             headers.insert(OMITTED_TOOLS_HEADER, value);

@@ -10,7 +10,6 @@ use super::dialect::conversation::{Finish, StreamEvent, StreamStart, Usage, Usag
 use super::dialect::sse::Decoder;
 use super::dialect::Dialect;
 use super::flight::Flight;
-use super::limits::Slot;
 use super::tokens;
 use crate::http::client;
 use axum::body::Body;
@@ -120,7 +119,7 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn body(self, source: Source, flight: Flight, slot: Slot) -> Body {
+    pub fn body(self, source: Source, flight: Flight) -> Body {
         let client_wants_usage = self.start.include_usage;
         let mut tally = Tally {
             reported: UsageReport::default(),
@@ -138,7 +137,6 @@ impl Relay {
         // as it has read the end (`[DONE]`, `message_stop`) was answered, not gone.
         let mut flight = Some(flight);
         let stream = async_stream::stream! {
-            let _slot = slot;
             match source {
                 Source::Local { events } => {
                     let mut out = BytesMut::new();

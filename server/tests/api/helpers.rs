@@ -133,6 +133,29 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
 }
 
+/// Another instance on `other`'s database, as a second process behind a load balancer
+/// would be: its own data directory and instance id, the same rows.
+pub async fn spawn_beside(other: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase {
+        url: other.database.url.clone(),
+        dir: tempfile::tempdir().expect("temp dir"),
+        postgres_name: None,
+    };
+    let mut config = test_config(&database);
+    config.seed_demo = false;
+    // The channels' credentials are sealed with the first instance's key.
+    let key = std::fs::read_to_string(other.database.dir.path().join("credential.key")).expect("credential key");
+    config.credential_key = Some(SecretString::from(key.trim().to_owned()));
+    configure(&mut config);
+    let application = Application::build(config).await.expect("application builds");
+    let address = application.local_addr();
+    let (shutdown, stopped) = oneshot::channel();
+    tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
+}
+
 /// A client that keeps cookies and does not follow redirects: a browser tab on the
 /// console's own pages, which says so (`Sec-Fetch-Site: same-origin`) as browsers do.
 fn browser_builder() -> reqwest::ClientBuilder {

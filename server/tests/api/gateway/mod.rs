@@ -8,6 +8,7 @@ mod contract;
 mod dialects;
 mod hardening;
 mod ip_allowlist;
+mod limits;
 mod malformed;
 mod mock_upstream;
 mod routing;
