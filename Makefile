@@ -65,6 +65,7 @@ deps:
 	fi
 	@command -v chromium >/dev/null || { echo "installing chromium"; $(call apt_install,chromium); }
 	@command -v npm >/dev/null || { echo "installing node and npm"; $(call apt_install,nodejs npm); }
+	@command -v redis-server >/dev/null || { echo "installing redis-server (the cluster tests start their own)"; $(call apt_install,redis-server); }
 	@python3 -m venv --help >/dev/null 2>&1 || { echo "installing python3-venv"; $(call apt_install,python3-venv); }
 	@if ! cmp -s $(SDK_REQUIREMENTS) $(VENV)/requirements.txt; then \
 	  echo "installing the Python test tools"; \
