@@ -7,6 +7,15 @@ use std::time::Duration;
 
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The binary under test: this build's, or `TOLLGATE_CLUSTER_BIN` (another branch's build,
+/// to run these tests against it).
+fn binary() -> String {
+    match std::env::var("TOLLGATE_CLUSTER_BIN") {
+        Ok(path) if !path.is_empty() => path,
+        _ => env!("CARGO_BIN_EXE_tollgate").to_owned(),
+    }
+}
+
 /// One `tollgate serve` process; killed when dropped.
 pub struct Instance {
     child: Option<Child>,
@@ -19,7 +28,7 @@ impl Instance {
     /// Starts the binary with `env` and waits for its banner (its address).
     pub async fn spawn(env: Vec<(String, String)>, log_path: PathBuf) -> Instance {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        let mut command = Command::new(binary());
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -4,6 +4,7 @@
 //! Needs PostgreSQL on 127.0.0.1:5432 (`TOLLGATE_TEST_POSTGRES_URL`), Redis on
 //! 127.0.0.1:6379 (`TOLLGATE_TEST_REDIS_URL`) and `redis-server` / `redis-cli` on the PATH.
 //! The tests run one at a time: they measure rates and latencies on shared cores.
+//! `TOLLGATE_CLUSTER_BIN=path/to/tollgate` runs them against another build of the binary.
 
 mod harness;
 mod instance;

@@ -62,13 +62,23 @@ async fn settled_books(cluster: &Cluster, account: &str) -> (i64, i64) {
     }
 }
 
-/// Which instances hold leases of money now.
+/// Which instances hold leases of money now. Leases are named by the instance id, or,
+/// once instances register their runs, by the run (`instances.run_id`) of an instance.
 async fn lease_holders(cluster: &Cluster) -> Vec<String> {
     let mut conn = cluster.database.connect().await;
-    sqlx::query_scalar("SELECT DISTINCT instance_id FROM leases ORDER BY instance_id")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
+    let by_run: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'leases' AND column_name = 'run_id')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let holders = if by_run {
+        "SELECT DISTINCT COALESCE(i.instance_id, 'a past run ' || l.run_id) FROM leases l
+         LEFT JOIN instances i ON i.run_id = l.run_id ORDER BY 1"
+    } else {
+        "SELECT DISTINCT instance_id FROM leases ORDER BY 1"
+    };
+    sqlx::query_scalar(holders).fetch_all(&mut conn).await.unwrap()
 }
 
 /// `count` requests at once, request `n` to instance `(n + offset) % 3`.
