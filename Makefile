@@ -25,10 +25,11 @@ CLIENTS_DIR ?= $(HOME)/.cache/tollgate/clients
 CLIENTS_LOCK := server/tests/sdk/clients/package-lock.json
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help deps build site run test lint unit-and-integration sdk e2e bench bench-control bench-memory clean
+.PHONY: help deps build site run cluster test lint unit-and-integration sdk e2e bench bench-control bench-memory clean
 
 help:
 	@echo "make run    install what is missing, build, start on $(LISTEN) (SQLite in $(DATA_DIR))"
+	@echo "make cluster  three instances on PostgreSQL and Redis behind nginx on $(LISTEN); Ctrl-C stops them"
 	@echo "make test   formatting, clippy, unit + integration (SQLite and PostgreSQL), browser end-to-end"
 	@echo "make build  release build: $(CARGO_TARGET_DIR)/release/tollgate and the site in $(SITE_ROOT)"
 	@echo "make bench  gateway overhead against a mock upstream on loopback (BENCH_SECONDS, BENCH_FULL, BENCH_DB)"
@@ -65,6 +66,7 @@ deps:
 	fi
 	@command -v chromium >/dev/null || { echo "installing chromium"; $(call apt_install,chromium); }
 	@command -v npm >/dev/null || { echo "installing node and npm"; $(call apt_install,nodejs npm); }
+	@command -v redis-server >/dev/null || { echo "installing redis-server (the cluster tests start their own)"; $(call apt_install,redis-server); }
 	@python3 -m venv --help >/dev/null 2>&1 || { echo "installing python3-venv"; $(call apt_install,python3-venv); }
 	@if ! cmp -s $(SDK_REQUIREMENTS) $(VENV)/requirements.txt; then \
 	  echo "installing the Python test tools"; \
@@ -94,6 +96,13 @@ run: build
 	TOLLGATE_DATABASE_URL=sqlite://$(DATA_DIR)/tollgate.db TOLLGATE_DATA_DIR=$(DATA_DIR) \
 	TOLLGATE_LISTEN=$(LISTEN) TOLLGATE_SITE_ROOT=$(SITE_ROOT) TOLLGATE_SEED_DEMO=true \
 	  $(CARGO_TARGET_DIR)/release/tollgate serve
+
+# Three instances sharing PostgreSQL (database tollgate_cluster, created if missing) and
+# Redis (prefix tollgate-cluster) behind nginx on $(LISTEN); see scripts/cluster.sh.
+cluster: build
+	@command -v nginx >/dev/null || { echo "installing nginx"; $(call apt_install,nginx); }
+	BIN=$(CARGO_TARGET_DIR)/release/tollgate SITE_ROOT=$(SITE_ROOT) LISTEN=$(LISTEN) DATA_DIR=$(DATA_DIR)/cluster \
+	  scripts/cluster.sh
 
 # ---------------------------------------------------------------- testing
 lint:

@@ -1,0 +1,44 @@
+//! A change made on one instance is enforced by every instance at once.
+
+use crate::harness::{error_code, run_alone, Cluster, Options};
+use crate::limits::small;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const WITHIN: Duration = Duration::from_millis(100);
+
+#[tokio::test]
+async fn a_key_revoked_on_instance_1_is_refused_on_instance_3_within_100_ms() {
+    run_alone(async {
+        // The periodic reload is only the backstop: set far apart, it cannot be what
+        // carries the revocation (a 1% chance it happens to fall in the 100 ms).
+        let cluster = Cluster::start(Options::cluster().env("TOLLGATE_CATALOG_REFRESH_MS", "10000")).await;
+        let created = json!({"name": "to revoke"});
+        let url = cluster.url(0, &format!("/api/v1/accounts/{}/keys", cluster.account));
+        let created: serde_json::Value =
+            cluster.admin.post(url).json(&created).send().await.unwrap().json().await.unwrap();
+        let (secret, id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
+        cluster.wait_for_key(secret, Duration::from_secs(12)).await;
+        assert_eq!(cluster.chat(2, secret, &small()).await.status(), StatusCode::OK);
+
+        let revoked = cluster.admin.post(cluster.url(0, &format!("/api/v1/keys/{id}/revoke"))).send().await.unwrap();
+        assert!(revoked.status().is_success(), "revoked on instance 1: {}", revoked.status());
+        let answered = Instant::now();
+        let refused_after = loop {
+            let sent = answered.elapsed();
+            let (status, code) = error_code(cluster.chat(2, secret, &small()).await).await;
+            if status != StatusCode::OK {
+                assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "api_key_revoked"));
+                break sent;
+            }
+            assert!(sent < Duration::from_secs(2), "instance 3 still admits the key {sent:?} after the revocation");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        eprintln!("instance 3 refused the revoked key {refused_after:?} after instance 1 answered");
+        assert!(refused_after <= WITHIN, "instance 3 admitted the revoked key for {refused_after:?}");
+        let (status, code) = error_code(cluster.chat(1, secret, &small()).await).await;
+        assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "api_key_revoked"), "instance 2 too");
+    })
+    .await
+}
