@@ -168,7 +168,12 @@ test.describe('without JavaScript', () => {
     await signInAndExpectDashboard(page, ADMIN_EMAIL, ADMIN_PASSWORD);
     await openChannels(page);
     const row = page.getByTestId('channels-table').locator('tr[data-channel-name="demo-echo"]');
+    // The page's URL does not change (the form redirects back to it), so wait for the
+    // post and the page it redirects to, not for the URL.
+    const tested = page.waitForResponse((response) => response.url().includes('/rpc/test_channel'));
     await row.getByRole('button', { name: 'Test' }).click();
+    expect((await tested).status(), 'the form post redirects back').toBe(302);
+    await page.waitForLoadState('load');
     await expect(page).toHaveURL(/\/admin\/channels\??$/);
     const outcome = page.getByTestId('channel-test');
     await expect(outcome).toContainText('Test succeeded');
