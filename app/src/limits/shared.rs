@@ -93,11 +93,12 @@ impl Shared {
 
     /// The demand's verdict from Redis, or `None` when Redis cannot give one.
     pub async fn admit(&self, demand: &Demand) -> Option<Result<Vec<Standing>, Refusal>> {
-        if !self.is_up() {
-            return None;
-        }
+        // Known to be over a limit: refused here, whether Redis is up or not.
         if let Some(refusal) = self.denied_here(demand) {
             return Some(Err(refusal));
+        }
+        if !self.is_up() {
+            return None;
         }
         let mut connection = self.connection()?;
         let mut call = ADMIT.prepare_invoke();

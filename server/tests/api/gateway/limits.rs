@@ -241,7 +241,10 @@ async fn with_redis_down_the_refuse_policy_refuses_limited_keys_until_it_returns
     let w = World::with_config(Backend::Sqlite, configure).await;
     let limited = w.key(json!({"rpm": 100})).await;
     let unlimited = w.key(json!({})).await;
+    let spent = w.key(json!({"rpm": 1})).await;
     assert_eq!(w.chat(&limited, hello("echo-1")).await.status(), StatusCode::OK);
+    assert_eq!(w.chat(&spent, hello("echo-1")).await.status(), StatusCode::OK);
+    gateway_error(w.chat(&spent, hello("echo-1")).await, 429, "rate_limit_exceeded", "rate_limit").await;
 
     redis.stop();
     let body = until_ready_says(&w.app, "down").await;
@@ -251,6 +254,8 @@ async fn with_redis_down_the_refuse_policy_refuses_limited_keys_until_it_returns
     assert_eq!(header(&refused, "retry-after"), Some("1"));
     gateway_error(refused, 503, "rate_limiter_unavailable", "rate_limit").await;
     assert_eq!(w.chat(&unlimited, hello("echo-1")).await.status(), StatusCode::OK, "no limit, no Redis needed");
+    // A key Redis refused a moment ago is refused here until its retry time, Redis or not.
+    gateway_error(w.chat(&spent, hello("echo-1")).await, 429, "rate_limit_exceeded", "rate_limit").await;
 
     redis.resume();
     until_ready_says(&w.app, "shared").await;
