@@ -5,6 +5,7 @@ use crate::auth::throttle::SignInThrottle;
 use crate::catalog_changes::CatalogChanges;
 use crate::db::Db;
 use crate::error::{AppError, ConsoleError};
+use crate::instances::Instance;
 use crate::models::credential::CredentialCipher;
 use crate::models::probe::ChannelProbe;
 use axum::extract::{FromRef, FromRequestParts};
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Announced after every change to keys, models, channels, users or accounts, so the
     /// gateway's in-memory tables refresh before the change is answered.
     pub catalog_changes: Arc<CatalogChanges>,
+    /// This instance's registration among those sharing the database.
+    pub instance: Arc<Instance>,
     /// Micro-units credited to every new account (0: no trial credit).
     pub trial_credit: i64,
     /// Sends a channel's test request (the gateway's upstream client, installed at start-up).

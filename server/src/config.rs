@@ -66,9 +66,16 @@ pub struct Config {
     pub usage_flush_ms: u64,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
     pub trial_credit: i64,
-    /// Names this instance's leases of money; generated into `<data dir>/instance-id`
-    /// when unset. Instances sharing a database need distinct ids.
+    /// Names this instance among those sharing the database (its registration, its leases
+    /// of money). Unset: generated into `<data dir>/instance-id` (`instance-id-2`, ... for
+    /// further instances running on the same data dir). Instances need distinct ids.
     pub instance_id: Option<String>,
+    /// An instance whose heartbeat is older than this is presumed dead: it no longer
+    /// counts as live and its leases of money go back.
+    pub instance_stale_ms: u64,
+    /// Redis (`redis://…`), through which several instances share their rate limits.
+    /// Without it an instance refuses to start beside another live one.
+    pub redis_url: Option<String>,
     pub log_format: LogFormat,
 }
 
@@ -109,6 +116,8 @@ impl Default for Config {
             usage_flush_ms: 200,
             trial_credit: 0,
             instance_id: None,
+            instance_stale_ms: 30_000,
+            redis_url: None,
             log_format: LogFormat::Text,
         }
     }
