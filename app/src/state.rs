@@ -32,8 +32,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Returns once the gateway of this instance enforces the change just committed.
+    /// Returns once the gateway of this instance enforces the change just committed; the
+    /// other instances are told to reload too.
     pub async fn announce_catalog_change(&self) {
+        crate::catalog_changes::tell_other_instances(&self.db, self.instance.id()).await;
         self.catalog_changes.announce().await
     }
 }

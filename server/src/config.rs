@@ -45,7 +45,8 @@ pub struct Config {
     /// it explicitly when several instances share PostgreSQL).
     #[serde(skip_serializing)]
     pub credential_key: Option<SecretString>,
-    /// How often the gateway reloads keys, models and channels changed elsewhere.
+    /// How often the gateway reloads keys, models and channels anyway: the backstop for a
+    /// change made through another instance whose notification was lost.
     pub catalog_refresh_ms: u64,
     /// Largest data-plane request body.
     pub max_request_bytes: usize,

@@ -14,7 +14,8 @@ use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
-use app::db::{Db, DbError, SessionStore};
+use app::catalog_changes::CatalogChanges;
+use app::db::{Backend, Db, DbError, SessionStore};
 use app::error::AppError;
 use app::instances::{Instance, Peer};
 use app::state::AppState;
@@ -79,6 +80,8 @@ pub struct Application {
     purse_task: JoinHandle<()>,
     instance_id: InstanceId,
     heartbeat: JoinHandle<()>,
+    /// Hears of changes made through other instances (PostgreSQL).
+    changes_elsewhere: Option<JoinHandle<()>>,
     refresher: JoinHandle<()>,
     histograms: JoinHandle<()>,
 }
@@ -124,6 +127,14 @@ impl Application {
         let catalog = Arc::new(Catalog::load(&state).await.map_err(StartupError::Seed)?);
         let refresher =
             tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
+        let changes_elsewhere = (state.db.backend() == Backend::Postgres).then(|| {
+            let follow = CatalogChanges::follow_other_instances(
+                state.catalog_changes.clone(),
+                config.database_url(),
+                instance.id().to_owned(),
+            );
+            tokio::spawn(follow)
+        });
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), flush_every);
         // Requests in flight when the last run died will never settle: their money goes back.
@@ -152,6 +163,7 @@ impl Application {
             purse_task,
             instance_id,
             heartbeat,
+            changes_elsewhere,
             refresher,
             histograms,
         })
@@ -183,6 +195,9 @@ impl Application {
         drop(self.usage);
         let _ = self.usage_task.await;
         sweeper.abort();
+        if let Some(changes_elsewhere) = self.changes_elsewhere {
+            changes_elsewhere.abort();
+        }
         self.refresher.abort();
         self.histograms.abort();
         self.state.db.close().await;

@@ -155,6 +155,10 @@ pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> P
 }
 
 impl Peer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
     /// Shuts down gracefully and waits until it has.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());

@@ -1,6 +1,8 @@
 //! Several instances on one database: they register and heartbeat, count each other, refuse
-//! to share rate limits without Redis and fence an instance presumed dead (`fencing`).
+//! to share rate limits without Redis, fence an instance presumed dead (`fencing`) and hear
+//! of each other's changes at once (`changes`).
 
+mod changes;
 mod fencing;
 
 use crate::helpers::{spawn_app_with, spawn_peer, test_config, Backend};
