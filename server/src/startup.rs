@@ -78,6 +78,7 @@ pub struct Application {
     usage_task: JoinHandle<()>,
     purse: Purse,
     purse_task: JoinHandle<()>,
+    /// Holds the lock on a generated id until the instance has left.
     instance_id: InstanceId,
     heartbeat: JoinHandle<()>,
     /// Hears of changes made through other instances (PostgreSQL).
