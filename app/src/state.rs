@@ -5,6 +5,7 @@ use crate::auth::throttle::SignInThrottle;
 use crate::catalog_changes::CatalogChanges;
 use crate::db::Db;
 use crate::error::{AppError, ConsoleError};
+use crate::instances::Instance;
 use crate::limits::Limiter;
 use crate::models::credential::CredentialCipher;
 use crate::models::probe::ChannelProbe;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// Announced after every change to keys, models, channels, users or accounts, so the
     /// gateway's in-memory tables refresh before the change is answered.
     pub catalog_changes: Arc<CatalogChanges>,
+    /// This instance's registration among those sharing the database.
+    pub instance: Arc<Instance>,
     /// Micro-units credited to every new account (0: no trial credit).
     pub trial_credit: i64,
     /// Sends a channel's test request (the gateway's upstream client, installed at start-up).
@@ -32,8 +35,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Returns once the gateway of this instance enforces the change just committed.
+    /// Returns once the gateway of this instance enforces the change just committed; the
+    /// other instances are told to reload too.
     pub async fn announce_catalog_change(&self) {
+        crate::catalog_changes::tell_other_instances(&self.db, self.instance.id()).await;
         self.catalog_changes.announce().await
     }
 }

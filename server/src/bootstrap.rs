@@ -19,6 +19,8 @@ const DEMO_ACCOUNT: &str = "Demo";
 const DEMO_CREDIT: i64 = 100 * app::money::MICROS_PER_CREDIT;
 const CREDENTIAL_KEY_FILE: &str = "credential.key";
 const INSTANCE_ID_FILE: &str = "instance-id";
+/// Instances that may run at once on one data dir, each with an id file of its own.
+const INSTANCE_ID_FILES: u32 = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -28,6 +30,8 @@ pub enum BootstrapError {
     DataFile { path: PathBuf, source: std::io::Error },
     #[error("credential key: {0}")]
     CredentialKey(CredentialError),
+    #[error("all {INSTANCE_ID_FILES} instance ids kept in {0} are in use by running instances; give this one its own TOLLGATE_DATA_DIR or TOLLGATE_INSTANCE_ID")]
+    InstanceIdsInUse(PathBuf),
 }
 
 /// Where the first admin's credentials came from, for the start-up banner.
@@ -78,13 +82,59 @@ pub fn credential_cipher(config: &Config) -> Result<CredentialCipher, BootstrapE
     CredentialCipher::from_base64(&key).map_err(BootstrapError::CredentialKey)
 }
 
-/// This instance's name on its leases of money: configured, or generated once per data
-/// dir, so a restart after a crash recognises (and gives back) its own leases at once.
-pub fn instance_id(config: &Config) -> Result<String, BootstrapError> {
-    match &config.instance_id {
-        Some(id) => Ok(id.clone()),
-        None => kept_in_data_dir(&config.data_dir, INSTANCE_ID_FILE, app::clock::new_id),
+/// This instance's id, kept its own while the process runs.
+pub struct InstanceId {
+    pub id: String,
+    /// The locked id file (none for a configured id); the lock ends with the process.
+    _lock: Option<std::fs::File>,
+}
+
+/// This instance's id: configured, or generated once per data dir and kept there, so a
+/// restart after a crash takes over its previous run (and its leases) at once. Several
+/// instances may run on one data dir: each locks the first id file no running process
+/// holds (`instance-id`, then `instance-id-2`, ...). Two never share an id, and the file
+/// of a crashed instance is free again for its restart.
+pub fn instance_id(config: &Config) -> Result<InstanceId, BootstrapError> {
+    if let Some(id) = &config.instance_id {
+        return Ok(InstanceId { id: id.clone(), _lock: None });
     }
+    for slot in 1..=INSTANCE_ID_FILES {
+        let name = match slot {
+            1 => INSTANCE_ID_FILE.to_owned(),
+            slot => format!("{INSTANCE_ID_FILE}-{slot}"),
+        };
+        if let Some(id) = lock_instance_id(&config.data_dir, &name)? {
+            return Ok(id);
+        }
+    }
+    Err(BootstrapError::InstanceIdsInUse(config.data_dir.clone()))
+}
+
+/// The id in the file `name`, generated when the file is new, or `None` when a running
+/// process holds the file.
+fn lock_instance_id(dir: &Path, name: &str) -> Result<Option<InstanceId>, BootstrapError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(name);
+    let fail = |source| BootstrapError::DataFile { path: path.clone(), source };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut file = private_file_options().read(true).open(&path).map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(source)) => return Err(fail(source)),
+    }
+    let mut kept = String::new();
+    file.read_to_string(&mut kept).map_err(fail)?;
+    let id = match kept.trim() {
+        "" => {
+            let id = app::clock::new_id();
+            file.set_len(0).and_then(|()| file.rewind()).map_err(fail)?;
+            file.write_all(format!("{id}\n").as_bytes()).map_err(fail)?;
+            id
+        }
+        kept => kept.to_owned(),
+    };
+    Ok(Some(InstanceId { id, _lock: Some(file) }))
 }
 
 /// A value kept in a private file of the data directory: read, or generated and written once.
@@ -106,11 +156,16 @@ fn write_private_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf,
     let path = dir.join(name);
     let fail = |source| BootstrapError::DataFile { path: path.clone(), source };
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(fail)?;
+    let mut file = private_file_options().truncate(true).open(&path).map_err(fail)?;
     std::io::Write::write_all(&mut file, format!("{contents}\n").as_bytes()).map_err(fail)?;
     Ok(path)
+}
+
+/// Opens for writing, creating the file readable only by its owner.
+fn private_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }

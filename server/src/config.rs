@@ -46,7 +46,8 @@ pub struct Config {
     /// it explicitly when several instances share PostgreSQL).
     #[serde(skip_serializing)]
     pub credential_key: Option<SecretString>,
-    /// How often the gateway reloads keys, models and channels changed elsewhere.
+    /// How often the gateway reloads keys, models and channels anyway: the backstop for a
+    /// change made through another instance whose notification was lost.
     pub catalog_refresh_ms: u64,
     /// Largest data-plane request body.
     pub max_request_bytes: usize,
@@ -67,9 +68,13 @@ pub struct Config {
     pub usage_flush_ms: u64,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
     pub trial_credit: i64,
-    /// Names this instance's leases of money; generated into `<data dir>/instance-id`
-    /// when unset. Instances sharing a database need distinct ids.
+    /// Names this instance among those sharing the database (its registration, its leases
+    /// of money). Unset: generated into `<data dir>/instance-id` (`instance-id-2`, ... for
+    /// further instances running on the same data dir). Instances need distinct ids.
     pub instance_id: Option<String>,
+    /// An instance whose heartbeat is older than this is presumed dead: it no longer
+    /// counts as live and its leases of money go back.
+    pub instance_stale_ms: u64,
     /// `redis://host:port/db`: rate limits, concurrency and sign-in throttles are then
     /// shared by every instance. Unset: counted in this process (one instance).
     #[serde(skip_serializing)]
@@ -122,6 +127,7 @@ impl Default for Config {
             usage_flush_ms: 200,
             trial_credit: 0,
             instance_id: None,
+            instance_stale_ms: 30_000,
             redis_url: None,
             redis_prefix: "tollgate".to_owned(),
             redis_fallback: WhenRedisFails::Split,

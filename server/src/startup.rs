@@ -1,6 +1,6 @@
 //! Building and running the application; tests call the same code on port 0.
 
-use crate::bootstrap::{self, AdminCredentials, BootstrapError};
+use crate::bootstrap::{self, AdminCredentials, BootstrapError, InstanceId};
 use crate::config::Config;
 use crate::gateway::catalog::Catalog;
 use crate::gateway::probe::UpstreamProbe;
@@ -14,8 +14,10 @@ use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
-use app::db::{Db, DbError, SessionStore};
+use app::catalog_changes::CatalogChanges;
+use app::db::{Backend, Db, DbError, SessionStore};
 use app::error::AppError;
+use app::instances::{Instance, Peer};
 use app::limits::{Limiter, SharedConfig};
 use app::state::AppState;
 use axum::routing::get;
@@ -38,6 +40,8 @@ pub const SESSION_COOKIE: &str = "tollgate_session";
 const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(3600);
 /// As often as metrics-exporter-prometheus's own server drains its histograms.
 const HISTOGRAM_DRAIN: Duration = Duration::from_secs(5);
+/// Heartbeats come six times per stale time; more often than every 100 ms is no use.
+const MIN_STALE_MS: u64 = 600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -55,6 +59,14 @@ pub enum StartupError {
     NegativeTrialCredit,
     #[error("giving back the leases of money left by the last run failed: {0}")]
     ReclaimLeases(sqlx::Error),
+    #[error("the instance stale time must be at least {MIN_STALE_MS} ms")]
+    StaleTimeTooShort,
+    #[error("registering this instance failed: {0}")]
+    Register(sqlx::Error),
+    #[error(
+        "another Tollgate instance (id {id}, heartbeat {seconds_ago:.1} s ago) is running on this database; several instances share rate limits only through Redis: set TOLLGATE_REDIS_URL"
+    )]
+    AnotherInstanceWithoutRedis { id: String, seconds_ago: f64 },
     #[error("TOLLGATE_REDIS_URL is not a Redis URL: {0}")]
     RedisUrl(redis::RedisError),
 }
@@ -69,6 +81,11 @@ pub struct Application {
     usage_task: JoinHandle<()>,
     purse: Purse,
     purse_task: JoinHandle<()>,
+    /// Holds the lock on a generated id until the instance has left.
+    instance_id: InstanceId,
+    heartbeat: JoinHandle<()>,
+    /// Hears of changes made through other instances (PostgreSQL).
+    changes_elsewhere: Option<JoinHandle<()>>,
     refresher: JoinHandle<()>,
     histograms: JoinHandle<()>,
 }
@@ -79,6 +96,9 @@ impl Application {
         if config.trial_credit < 0 {
             return Err(StartupError::NegativeTrialCredit);
         }
+        if config.instance_stale_ms < MIN_STALE_MS {
+            return Err(StartupError::StaleTimeTooShort);
+        }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
         let listener = TcpListener::bind(config.listen)
@@ -86,8 +106,10 @@ impl Application {
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
         let local_addr =
             listener.local_addr().map_err(|source| StartupError::Listen { addr: config.listen, source })?;
+        let instance_id = bootstrap::instance_id(&config)?;
+        let instance = Arc::new(join(&db, &instance_id, local_addr, &config).await?);
         let limit = |attempts| NonZeroU32::new(attempts).ok_or(StartupError::ZeroAttemptLimit);
-        let limiter = limiter(&config).await?;
+        let limiter = limiter(&config, &instance).await?;
         let throttle = SignInThrottle::new(
             limiter.clone(),
             SignInLimits {
@@ -103,6 +125,7 @@ impl Application {
             limiter,
             credentials: Arc::new(bootstrap::credential_cipher(&config)?),
             catalog_changes: Arc::default(),
+            instance: instance.clone(),
             trial_credit: config.trial_credit,
             channel_probe: Arc::new(UpstreamProbe::default()),
         };
@@ -113,16 +136,24 @@ impl Application {
         let catalog = Arc::new(Catalog::load(&state).await.map_err(StartupError::Seed)?);
         let refresher =
             tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
+        let changes_elsewhere = (state.db.backend() == Backend::Postgres).then(|| {
+            let follow = CatalogChanges::follow_other_instances(
+                state.catalog_changes.clone(),
+                config.database_url(),
+                instance.id().to_owned(),
+            );
+            tokio::spawn(follow)
+        });
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), flush_every);
         // Requests in flight when the last run died will never settle: their money goes back.
-        let instance_id = bootstrap::instance_id(&config)?;
         let (purse, reclaimed) =
-            Purse::open(state.db.clone(), instance_id).await.map_err(StartupError::ReclaimLeases)?;
+            Purse::open(state.db.clone(), instance.clone()).await.map_err(StartupError::ReclaimLeases)?;
         if reclaimed > 0 {
             tracing::warn!(reclaimed, "gave back the leases of money left by the last run");
         }
         let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
+        let heartbeat = tokio::spawn(instance.keep_alive());
         let settings =
             Settings { trusted_proxies: config.trusted_proxies.clone(), body_limits: BodyLimits::of(&config) };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
@@ -139,6 +170,9 @@ impl Application {
             usage_task,
             purse,
             purse_task,
+            instance_id,
+            heartbeat,
+            changes_elsewhere,
             refresher,
             histograms,
         })
@@ -161,15 +195,49 @@ impl Application {
         self.purse_task.abort();
         let _ = self.purse_task.await;
         self.purse.close().await;
+        // With its leases back, the instance leaves: no heartbeat may register it again.
+        self.heartbeat.abort();
+        let _ = self.heartbeat.await;
+        self.state.instance.leave().await;
+        drop(self.instance_id);
         self.usage.flush().await;
         drop(self.usage);
         let _ = self.usage_task.await;
         sweeper.abort();
+        if let Some(changes_elsewhere) = self.changes_elsewhere {
+            changes_elsewhere.abort();
+        }
         self.refresher.abort();
         self.histograms.abort();
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// Registers this instance, and refuses to run beside another live instance without Redis:
+/// each would enforce the whole of every rate limit, so N instances would admit N times it.
+async fn join(
+    db: &Db,
+    instance_id: &InstanceId,
+    address: SocketAddr,
+    config: &Config,
+) -> Result<Instance, StartupError> {
+    let stale_after = Duration::from_millis(config.instance_stale_ms);
+    let instance = Instance::join(db.clone(), instance_id.id.clone(), address.to_string(), stale_after)
+        .await
+        .map_err(StartupError::Register)?;
+    // Checked once registered: of two instances starting together, at least one sees the other.
+    let peers = instance.peers().await.map_err(StartupError::Register)?;
+    if let (Some(peer), None) = (peers.first(), &config.redis_url) {
+        instance.leave().await;
+        return Err(another_instance(peer));
+    }
+    Ok(instance)
+}
+
+fn another_instance(peer: &Peer) -> StartupError {
+    let seconds_ago = (app::clock::now_ms() - peer.heartbeat_at).max(0) as f64 / 1000.0;
+    StartupError::AnotherInstanceWithoutRedis { id: peer.instance_id.clone(), seconds_ago }
 }
 
 async fn sweep_expired_sessions(sessions: SessionStore) {
@@ -193,7 +261,7 @@ fn leptos_options(config: &Config, site_addr: SocketAddr) -> LeptosOptions {
 }
 
 /// Where limits are counted: in Redis when one is configured, else in this process.
-async fn limiter(config: &Config) -> Result<Limiter, StartupError> {
+async fn limiter(config: &Config, instance: &Arc<Instance>) -> Result<Limiter, StartupError> {
     let Some(url) = &config.redis_url else {
         return Ok(Limiter::local());
     };
@@ -203,7 +271,7 @@ async fn limiter(config: &Config) -> Result<Limiter, StartupError> {
         when_fails: config.redis_fallback,
         slot_expiry: Duration::from_secs(config.concurrency_expiry_seconds.max(1)),
     };
-    Limiter::shared(shared).await.map_err(StartupError::RedisUrl)
+    Limiter::shared(shared, instance.clone()).await.map_err(StartupError::RedisUrl)
 }
 
 fn session_layer(state: &AppState, config: &Config) -> SessionManagerLayer<SessionStore> {

@@ -17,10 +17,10 @@ mod shared;
 pub use gcra::Standing;
 pub use shared::SharedConfig;
 
+use crate::instances::Instance;
 use local::Local;
 use serde::{Deserialize, Serialize};
 use shared::Shared;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Units taken from a per-minute limit.
@@ -107,8 +107,8 @@ impl WhenRedisFails {
 struct Inner {
     local: Local,
     shared: Option<Shared>,
-    /// Instances sharing the limits, for the split policy.
-    live_instances: AtomicU64,
+    /// Counts the instances sharing the limits, for the split policy.
+    instance: Option<Arc<Instance>>,
 }
 
 #[derive(Clone)]
@@ -139,24 +139,25 @@ fn now() -> f64 {
 impl Limiter {
     /// Counts in this process.
     pub fn local() -> Limiter {
-        Limiter::with(None)
+        Limiter::with(None, None)
     }
 
     /// Counts in Redis; starts the task that keeps slots alive and watches Redis. Fails
     /// only for a URL that is not one; a Redis that does not answer yet is waited for.
-    pub async fn shared(config: SharedConfig) -> Result<Limiter, redis::RedisError> {
-        let limiter = Limiter::with(Some(Shared::connect(config).await?));
+    /// `instance` says how many instances are live, to split limits among while Redis is down.
+    pub async fn shared(config: SharedConfig, instance: Arc<Instance>) -> Result<Limiter, redis::RedisError> {
+        let limiter = Limiter::with(Some(Shared::connect(config).await?), Some(instance));
         tokio::spawn(limiter.clone().upkeep());
         Ok(limiter)
     }
 
-    fn with(shared: Option<Shared>) -> Limiter {
-        Limiter(Arc::new(Inner { local: Local::default(), shared, live_instances: AtomicU64::new(1) }))
+    fn with(shared: Option<Shared>, instance: Option<Arc<Instance>>) -> Limiter {
+        Limiter(Arc::new(Inner { local: Local::default(), shared, instance }))
     }
 
-    /// How many instances share the limits (the heartbeats say), for the split policy.
-    pub fn set_live_instances(&self, count: u64) {
-        self.0.live_instances.store(count.max(1), Ordering::Relaxed);
+    /// This instance's share of a limit split among the live instances (their heartbeats say).
+    fn share(&self) -> u64 {
+        self.0.instance.as_ref().map_or(1, |instance| instance.live_instances().max(1) as u64)
     }
 
     pub fn engine(&self) -> Engine {
@@ -173,7 +174,7 @@ impl Limiter {
             Some(shared) if !demand.is_empty() => match shared.admit(&demand).await {
                 Some(result) => return result.map(|standings| self.ticket(demand, Taken::Shared, standings)),
                 None if shared.when_fails() == WhenRedisFails::Refuse => return Err(Refusal::Unavailable),
-                None => self.0.live_instances.load(Ordering::Relaxed),
+                None => self.share(),
             },
             _ => 1,
         };

@@ -1,6 +1,6 @@
 //! The hot path's view of keys, models and channels: loaded from the database into
-//! memory, swapped atomically, refreshed on every management change and on an interval
-//! (for changes made through other instances).
+//! memory, swapped atomically, refreshed on every management change (made here, or on
+//! PostgreSQL through another instance) and on an interval, the backstop.
 
 use super::dialect::anthropic;
 use app::error::AppError;
@@ -187,7 +187,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Reloads after every announced change, and at least every `interval`.
+    /// Reloads after every change announced here or by another instance, and at least
+    /// every `interval`.
     pub async fn keep_fresh(self: Arc<Self>, state: AppState, interval: Duration) {
         loop {
             tokio::select! {

@@ -226,7 +226,7 @@ async fn reserve(
     let hold = gateway.purse.reserve(&key.id, &key.account_id, amount).await.map_err(|err| match err {
         ReserveError::KeyQuotaExhausted => GatewayError::KeyQuotaExhausted { prefix: key.prefix.clone() },
         ReserveError::InsufficientBalance => GatewayError::InsufficientBalance { needed: amount },
-        ReserveError::Database(cause) => {
+        ReserveError::Database(cause) | ReserveError::Unregistered(cause) => {
             tracing::error!(%cause, request_id = %flight.request_id(), "reserving failed");
             GatewayError::Internal
         }

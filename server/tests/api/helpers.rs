@@ -124,13 +124,46 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     let database = TestDatabase::create(backend).await;
     let mut config = test_config(&database);
     configure(&mut config);
+    let (base, shutdown, _) = serve(config).await;
+    TestApp { base, database, shutdown: Some(shutdown) }
+}
+
+/// Builds and runs an application; returns its URL, what stops it and its task.
+async fn serve(config: Config) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
     let application = Application::build(config).await.expect("application builds");
     let address = application.local_addr();
     let (shutdown, stopped) = oneshot::channel();
-    tokio::spawn(application.run_until(async {
+    let running = tokio::spawn(application.run_until(async {
         let _ = stopped.await;
     }));
-    TestApp { base: format!("http://{address}"), database, shutdown: Some(shutdown) }
+    (format!("http://{address}"), shutdown, running)
+}
+
+/// Another instance on a test app's database and data dir, as several behind a load
+/// balancer would be.
+pub struct Peer {
+    pub base: String,
+    shutdown: oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> Peer {
+    let mut config = test_config(&app.database);
+    configure(&mut config);
+    let (base, shutdown, running) = serve(config).await;
+    Peer { base, shutdown, running }
+}
+
+impl Peer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Shuts down gracefully and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        self.running.await.expect("the peer ran").expect("the peer stopped cleanly");
+    }
 }
 
 /// Another instance on `other`'s database, as a second process behind a load balancer
@@ -273,8 +306,13 @@ impl ServerProcess {
     /// Starts `tollgate serve` with `env` on top of the database's settings, and waits
     /// for it to print its address. Standard output keeps being drained, as a terminal would.
     pub fn start(database: &TestDatabase, env: &[(&str, &str)]) -> ServerProcess {
+        Self::start_logging_to(database, "server.log", env)
+    }
+
+    /// As `start`, logging to `log_name` in the data dir: for several servers on one database.
+    pub fn start_logging_to(database: &TestDatabase, log_name: &str, env: &[(&str, &str)]) -> ServerProcess {
         use std::io::BufRead;
-        let log_path = database.dir.path().join("server.log");
+        let log_path = database.dir.path().join(log_name);
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
         command
             .env_clear()
@@ -365,8 +403,7 @@ impl ServerProcess {
 
     /// SIGTERM, then the exit status (within ten seconds).
     pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let sent = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(sent.success());
+        self.signal("-TERM");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -375,6 +412,21 @@ impl ServerProcess {
             assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// SIGSTOP: the process is paused (as a frozen virtual machine or a long stall).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT: it runs on from where it stopped.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill {signal}");
     }
 
     /// SIGKILL: a crash.

@@ -15,6 +15,7 @@ mod console_pages;
 mod dashboard;
 pub mod gateway;
 mod health;
+mod instances;
 mod invitations;
 mod keys;
 mod openapi;

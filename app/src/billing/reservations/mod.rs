@@ -13,16 +13,20 @@
 //! grows about once a second), because a grow on the request path set the gateway's tail
 //! latency and throughput.
 //!
-//! An instance renews its leases while it lives. After a crash its leases go back at its
-//! next start (same instance id) or, from any instance, once they are stale; the charges
-//! it had not yet written are lost, at most one flush interval's worth.
+//! Leases are held by a run of this instance (see `crate::instances`) and are as alive as
+//! its heartbeat. After a crash they go back at the instance's next start (its new run
+//! replaces the old) or, from any instance, once its heartbeat is stale; the charges it had
+//! not yet written are lost, at most one flush interval's worth. An instance presumed dead
+//! while only paused still writes the charges it owes, but holds nothing more against its
+//! old leases: past its trusted time it confirms with a heartbeat first, and a new run
+//! starts with no lease.
 
 mod store;
 
 pub use store::PendingCharge;
 
-use crate::clock::now_ms;
 use crate::db::Db;
+use crate::instances::{Instance, InstanceError, Run};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -40,10 +44,6 @@ const SLOW_GROWTH: Duration = Duration::from_secs(5);
 const REFILLS_AT_CLOSE: Duration = Duration::from_secs(5);
 /// A lease unused for this long goes back to its key and account.
 const IDLE: Duration = Duration::from_secs(2);
-/// How often leases are renewed and stale ones of dead instances given back.
-const RENEW_EVERY: Duration = Duration::from_secs(5);
-/// A lease not renewed for this long belongs to an instance presumed dead.
-const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Charges written per transaction.
 const BATCH: usize = 1_000;
 
@@ -53,6 +53,9 @@ pub enum ReserveError {
     KeyQuotaExhausted,
     #[error("insufficient balance")]
     InsufficientBalance,
+    /// This instance's run is not registered (it was presumed dead) and could not register again.
+    #[error("this instance is not registered: {0}")]
+    Unregistered(String),
     /// The database's own message, for the log; clients get an internal error.
     #[error("database error: {0}")]
     Database(String),
@@ -62,6 +65,24 @@ impl From<sqlx::Error> for ReserveError {
     fn from(err: sqlx::Error) -> Self {
         ReserveError::Database(err.to_string())
     }
+}
+
+impl From<InstanceError> for ReserveError {
+    fn from(err: InstanceError) -> Self {
+        match err {
+            InstanceError::Database(err) => err.into(),
+            InstanceError::NoHeartbeat => ReserveError::Database(err.to_string()),
+            InstanceError::Taken(_) => ReserveError::Unregistered(err.to_string()),
+        }
+    }
+}
+
+/// Why a hold could not be taken from the lease as it stands.
+enum Lacking {
+    /// The lease needs this much more.
+    Room(i64),
+    /// The leases may have been given back: this instance must confirm it is registered.
+    Confirmation,
 }
 
 /// This instance's lease on one key, and what is held and charged against it.
@@ -131,15 +152,33 @@ fn lease_of<'a>(leases: &'a mut HashMap<String, Lease>, key_id: &str, account_id
     leases.get_mut(key_id).expect("inserted above")
 }
 
-#[derive(Default)]
 struct Books {
+    /// The run the leases were granted to.
+    run: Arc<Run>,
     leases: HashMap<String, Lease>,
     pending: Vec<PendingCharge>,
 }
 
+impl Books {
+    /// A new run starts with no lease: the old run's went back to their keys and accounts
+    /// when it was presumed dead. What requests hold and have charged stays, for the new
+    /// run's leases to cover.
+    fn adopt(&mut self, run: Arc<Run>) {
+        self.run = run;
+        for lease in self.leases.values_mut() {
+            lease.leased = 0;
+        }
+    }
+
+    /// Whether the leases are still those of `run` (it was not presumed dead meanwhile).
+    fn kept_for(&self, run: &Run) -> bool {
+        self.run.generation == run.generation
+    }
+}
+
 struct Inner {
     db: Db,
-    instance_id: String,
+    instance: Arc<Instance>,
     books: Mutex<Books>,
     /// One batch of charges is written at a time.
     writing: tokio::sync::Mutex<()>,
@@ -151,28 +190,31 @@ struct Inner {
 #[derive(Clone)]
 pub struct Purse(Arc<Inner>);
 
-fn stale_before() -> i64 {
-    now_ms() - STALE_AFTER.as_millis() as i64
-}
-
 impl Purse {
-    /// Before serving: gives back the leases of this instance's previous run and the stale
-    /// leases of others. Returns the purse and how many leases went back.
-    pub async fn open(db: Db, instance_id: String) -> Result<(Purse, u64), sqlx::Error> {
-        let reclaimed = store::reclaim(&db, Some(&instance_id), stale_before()).await?;
+    /// Before serving, once the instance has joined: gives back the leases of runs no longer
+    /// registered, this instance's previous run and the instances presumed dead. Returns
+    /// the purse and how many leases went back.
+    pub async fn open(db: Db, instance: Arc<Instance>) -> Result<(Purse, u64), sqlx::Error> {
+        let reclaimed = store::reclaim_unregistered(&db).await?;
+        let books = Books { run: instance.run(), leases: HashMap::new(), pending: Vec::new() };
         let inner = Inner {
             db,
-            instance_id,
-            books: Mutex::default(),
+            instance,
+            books: Mutex::new(books),
             writing: tokio::sync::Mutex::new(()),
             refills: TaskTracker::new(),
         };
         Ok((Purse(Arc::new(inner)), reclaimed))
     }
 
+    /// The books, of this instance's current run.
     fn books(&self) -> MutexGuard<'_, Books> {
         // The books hold plain numbers: a panic elsewhere cannot leave them half-changed.
-        self.0.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut books = self.0.books.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.0.instance.generation() > books.run.generation {
+            books.adopt(self.0.instance.run());
+        }
+        books
     }
 
     /// Holds `amount` on the key (within its spend cap) and its account (within its
@@ -182,7 +224,11 @@ impl Purse {
         loop {
             let shortfall = match self.try_hold(key_id, account_id, amount) {
                 Ok(hold) => return Ok(hold),
-                Err(shortfall) => shortfall,
+                Err(Lacking::Room(shortfall)) => shortfall,
+                Err(Lacking::Confirmation) => {
+                    self.0.instance.confirm().await?;
+                    continue;
+                }
             };
             // Another request may take the new room first; then grow again. Each round
             // either holds, or grows (the balance is finite), or is refused.
@@ -193,25 +239,29 @@ impl Purse {
         }
     }
 
-    /// Holds `amount` within the lease as it stands, or says how much it lacks; starts a
+    /// Holds `amount` within the lease as it stands, or says what it lacks; starts a
     /// refill when the hold leaves the lease less than half full.
-    fn try_hold(&self, key_id: &str, account_id: &str, amount: i64) -> Result<Hold, i64> {
+    fn try_hold(&self, key_id: &str, account_id: &str, amount: i64) -> Result<Hold, Lacking> {
+        if !self.0.instance.trusted() {
+            return Err(Lacking::Confirmation);
+        }
         let refill_by = {
             let mut books = self.books();
-            let lease = lease_of(&mut books.leases, key_id, account_id);
+            let Books { run, leases, .. } = &mut *books;
+            let lease = lease_of(leases, key_id, account_id);
             lease.last_used = Instant::now();
             let shortfall = lease.shortfall(amount);
             if shortfall > 0 {
-                return Err(shortfall);
+                return Err(Lacking::Room(shortfall));
             }
             lease.held += amount;
             lease.wants_refill(amount).then(|| {
                 lease.refilling = true;
-                amount.saturating_mul(lease.next_ahead())
+                (run.clone(), amount.saturating_mul(lease.next_ahead()))
             })
         };
-        if let Some(size) = refill_by {
-            self.refill(key_id, account_id, size);
+        if let Some((run, size)) = refill_by {
+            self.refill(run, key_id, account_id, size);
         }
         let (key_id, account_id) = (key_id.to_owned(), account_id.to_owned());
         Ok(Hold { purse: self.clone(), key_id, account_id, amount })
@@ -219,45 +269,65 @@ impl Purse {
 
     /// Grows the lease in the background while it still has room. A refused grow is left
     /// to the request that finds the lease dry: it grows by just what it lacks.
-    fn refill(&self, key_id: &str, account_id: &str, size: i64) {
+    fn refill(&self, run: Arc<Run>, key_id: &str, account_id: &str, size: i64) {
         let (purse, key_id, account_id) = (self.clone(), key_id.to_owned(), account_id.to_owned());
         self.0.refills.spawn(async move {
-            let grown = store::grow(&purse.0.db, &purse.0.instance_id, &key_id, &account_id, size, now_ms()).await;
+            let grown = store::grow(&purse.0.db, &run.id, &key_id, &account_id, size).await;
             let mut books = purse.books();
+            let current = books.kept_for(&run);
             let lease = lease_of(&mut books.leases, &key_id, &account_id);
             lease.refilling = false;
             match grown {
-                Ok(()) => lease.leased += size,
+                Ok(()) if current => lease.leased += size,
+                // Granted to a run since presumed dead: it went back with that run's leases.
+                Ok(()) => {}
                 Err(ReserveError::Database(cause)) => tracing::warn!(error = %cause, "could not refill a lease"),
+                Err(ReserveError::Unregistered(_)) => purse.0.instance.lapse(),
                 Err(_) => lease.ahead = (lease.ahead / 2).max(LEASE_AHEAD),
             }
         });
     }
 
     /// Grows the lease by enough for more such requests, or by just the shortfall when
-    /// the cap or balance has no more.
+    /// the cap or balance has no more. A grow that finds this run unregistered stops the
+    /// leases being trusted, so the next request confirms (and registers again) first.
     async fn grow(&self, key_id: &str, account_id: &str, shortfall: i64, amount: i64) -> Result<(), ReserveError> {
-        let (db, instance) = (&self.0.db, self.0.instance_id.as_str());
-        let requests = lease_of(&mut self.books().leases, key_id, account_id).next_ahead();
+        let grown = self.grow_run(key_id, account_id, shortfall, amount).await;
+        if let Err(ReserveError::Unregistered(_)) = grown {
+            self.0.instance.lapse();
+        }
+        grown
+    }
+
+    async fn grow_run(&self, key_id: &str, account_id: &str, shortfall: i64, amount: i64) -> Result<(), ReserveError> {
+        let (run, requests) = {
+            let mut books = self.books();
+            let run = books.run.clone();
+            (run, lease_of(&mut books.leases, key_id, account_id).next_ahead())
+        };
+        let db = &self.0.db;
         let ahead = shortfall + amount.saturating_mul(requests - 1);
-        let granted = match store::grow(db, instance, key_id, account_id, ahead, now_ms()).await {
+        let granted = match store::grow(db, &run.id, key_id, account_id, ahead).await {
             Ok(()) => ahead,
-            Err(ReserveError::Database(cause)) => return Err(ReserveError::Database(cause)),
+            Err(err @ (ReserveError::Database(_) | ReserveError::Unregistered(_))) => return Err(err),
             Err(_) if ahead > shortfall => {
-                store::grow(db, instance, key_id, account_id, shortfall, now_ms()).await?;
+                store::grow(db, &run.id, key_id, account_id, shortfall).await?;
                 shortfall
             }
             Err(refused) => return Err(refused),
         };
         let mut books = self.books();
-        lease_of(&mut books.leases, key_id, account_id).leased += granted;
+        // A run presumed dead meanwhile lost this grant with its other leases.
+        if books.kept_for(&run) {
+            lease_of(&mut books.leases, key_id, account_id).leased += granted;
+        }
         Ok(())
     }
 
     /// Frees a hold and records its charge (none for zero) for the next batch.
     fn settle(&self, hold: &Hold, request_id: &str, cost: i64) {
         let mut books = self.books();
-        let Books { leases, pending } = &mut *books;
+        let Books { leases, pending, .. } = &mut *books;
         let lease = lease_of(leases, &hold.key_id, &hold.account_id);
         lease.held -= hold.amount;
         if cost > 0 {
@@ -275,7 +345,7 @@ impl Purse {
     pub async fn flush(&self) -> Result<(), sqlx::Error> {
         let _writing = self.0.writing.lock().await;
         loop {
-            let (batch, leased) = {
+            let (run, batch, leased) = {
                 let books = self.books();
                 if books.pending.is_empty() {
                     return Ok(());
@@ -283,16 +353,19 @@ impl Purse {
                 let batch = books.pending[..books.pending.len().min(BATCH)].to_vec();
                 let leased: HashMap<String, i64> =
                     books.leases.iter().map(|(key_id, lease)| (key_id.clone(), lease.leased)).collect();
-                (batch, leased)
+                (books.run.clone(), batch, leased)
             };
             // Charges leave the books only once written: a failed or cancelled write
             // leaves them for the next try.
-            let written = store::write_charges(&self.0.db, &self.0.instance_id, &batch, &leased, now_ms()).await?;
+            let written = store::write_charges(&self.0.db, &run.id, &batch, &leased).await?;
             let mut books = self.books();
+            let current = books.kept_for(&run);
             books.pending.drain(..batch.len());
             for (key_id, outcome) in written {
                 if let Some(lease) = books.leases.get_mut(&key_id) {
-                    lease.leased = if outcome.lost { 0 } else { lease.leased - outcome.released };
+                    if current {
+                        lease.leased = if outcome.lost { 0 } else { lease.leased - outcome.released };
+                    }
                     lease.unwritten -= outcome.settled;
                 }
             }
@@ -301,7 +374,7 @@ impl Purse {
 
     /// Gives back the leases no request has used for a while; or, at shutdown, all.
     async fn give_back(&self, all: bool) {
-        let idle: Vec<(String, Lease)> = {
+        let (run, idle): (Arc<Run>, Vec<(String, Lease)>) = {
             let mut books = self.books();
             let keys: Vec<String> = books
                 .leases
@@ -311,49 +384,50 @@ impl Purse {
                 })
                 .map(|(key_id, _)| key_id.clone())
                 .collect();
-            keys.into_iter().filter_map(|key_id| books.leases.remove(&key_id).map(|lease| (key_id, lease))).collect()
+            let idle = keys
+                .into_iter()
+                .filter_map(|key_id| books.leases.remove(&key_id).map(|lease| (key_id, lease)))
+                .collect();
+            (books.run.clone(), idle)
         };
         for (key_id, lease) in idle {
             if lease.leased == 0 {
                 continue;
             }
-            if let Err(err) =
-                store::shrink(&self.0.db, &self.0.instance_id, &key_id, &lease.account_id, lease.leased).await
-            {
+            if let Err(err) = store::shrink(&self.0.db, &run.id, &key_id, &lease.account_id, lease.leased).await {
                 tracing::warn!(error = %err, "could not give a lease back; will retry");
                 let mut books = self.books();
-                lease_of(&mut books.leases, &key_id, &lease.account_id).leased += lease.leased;
+                if books.kept_for(&run) {
+                    lease_of(&mut books.leases, &key_id, &lease.account_id).leased += lease.leased;
+                }
             }
         }
     }
 
     /// Runs until dropped: writes charges every `flush_every`, gives back idle leases,
-    /// renews this instance's leases and gives back stale ones of dead instances.
+    /// and, as often as the instance heartbeats, the leases of instances presumed dead.
     pub async fn keep_books(self, flush_every: Duration) {
         let mut ticker = tokio::time::interval(flush_every);
-        let mut renewed = Instant::now();
+        let mut swept = Instant::now();
         loop {
             ticker.tick().await;
             if let Err(err) = self.flush().await {
                 tracing::error!(error = %err, "writing charges failed; will retry");
             }
             self.give_back(false).await;
-            if renewed.elapsed() >= RENEW_EVERY {
-                renewed = Instant::now();
-                if let Err(err) = self.upkeep().await {
-                    tracing::warn!(error = %err, "could not renew leases");
-                }
+            if swept.elapsed() >= self.0.instance.beat_every() {
+                swept = Instant::now();
+                self.reclaim_from_the_dead().await;
             }
         }
     }
 
-    async fn upkeep(&self) -> Result<(), sqlx::Error> {
-        store::renew(&self.0.db, &self.0.instance_id, now_ms()).await?;
-        let reclaimed = store::reclaim(&self.0.db, None, stale_before()).await?;
-        if reclaimed > 0 {
-            tracing::warn!(reclaimed, "gave back the stale leases of instances that stopped renewing them");
+    async fn reclaim_from_the_dead(&self) {
+        match store::reclaim_unregistered(&self.0.db).await {
+            Ok(0) => {}
+            Ok(reclaimed) => tracing::warn!(reclaimed, "gave back the leases of instances presumed dead"),
+            Err(err) => tracing::warn!(error = %err, "could not give back the leases of instances presumed dead"),
         }
-        Ok(())
     }
 
     /// At shutdown, once no request is in flight: writes every charge and gives every lease back.

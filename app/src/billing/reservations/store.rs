@@ -1,7 +1,7 @@
 //! SQL owned by reservations: leases, and the batched charges that consume them.
 //!
 //! Every statement keeps one equality true: a key's and an account's `reserved` are the
-//! sums of their leases over all instances. Transactions write before they read (a
+//! sums of their leases over all runs of all instances. Transactions write before they read (a
 //! SQLite transaction that reads first cannot always upgrade to a write) and lock rows in
 //! one order, leases, then keys, then accounts (each by id), so concurrent ones cannot
 //! deadlock each other. (A batch that locked a lease before its key while a grow locked
@@ -31,32 +31,29 @@ pub struct Written {
     pub settled: i64,
     /// Taken off the lease (the part of `settled` the lease covered).
     pub released: i64,
-    /// The lease was no longer in the database (reclaimed as stale).
+    /// The lease was no longer in the database (given back when its run was presumed dead).
     pub lost: bool,
 }
 
-/// Adds `amount` to this instance's lease on the key, within the key's spend cap and the
-/// account's available balance, or changes nothing.
-pub async fn grow(
-    db: &Db,
-    instance_id: &str,
-    key_id: &str,
-    account_id: &str,
-    amount: i64,
-    now: i64,
-) -> Result<(), ReserveError> {
+/// Adds `amount` to the run's lease on the key, within the key's spend cap and the
+/// account's available balance, or changes nothing. A run no longer registered (presumed
+/// dead) is granted nothing.
+pub async fn grow(db: &Db, run_id: &str, key_id: &str, account_id: &str, amount: i64) -> Result<(), ReserveError> {
     let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "INSERT INTO leases (instance_id, key_id, account_id, amount, renewed_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (instance_id, key_id) DO UPDATE SET amount = leases.amount + excluded.amount, renewed_at = excluded.renewed_at",
+    let lease = sqlx::query(
+        "INSERT INTO leases (run_id, key_id, account_id, amount) SELECT $1, $2, $3, $4 FROM instances WHERE run_id = $1
+         ON CONFLICT (run_id, key_id) DO UPDATE SET amount = leases.amount + excluded.amount",
     )
-    .bind(instance_id)
+    .bind(run_id)
     .bind(key_id)
     .bind(account_id)
     .bind(amount)
-    .bind(now)
     .execute(&mut *tx)
     .await?;
+    if lease.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Err(ReserveError::Unregistered(format!("run {run_id} is no longer registered")));
+    }
     let key = sqlx::query(
         "UPDATE api_keys SET reserved = reserved + $1
          WHERE id = $2 AND account_id = $3 AND (spend_cap IS NULL OR spent + reserved + $1 <= spend_cap)",
@@ -85,26 +82,20 @@ pub async fn grow(
     Ok(())
 }
 
-/// Gives `amount` of this instance's lease on the key back to the key and its account.
-pub async fn shrink(
-    db: &Db,
-    instance_id: &str,
-    key_id: &str,
-    account_id: &str,
-    amount: i64,
-) -> Result<(), sqlx::Error> {
+/// Gives `amount` of the run's lease on the key back to the key and its account.
+pub async fn shrink(db: &Db, run_id: &str, key_id: &str, account_id: &str, amount: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.pool().begin().await?;
-    let lease = sqlx::query("UPDATE leases SET amount = amount - $1 WHERE instance_id = $2 AND key_id = $3")
+    let lease = sqlx::query("UPDATE leases SET amount = amount - $1 WHERE run_id = $2 AND key_id = $3")
         .bind(amount)
-        .bind(instance_id)
+        .bind(run_id)
         .bind(key_id)
         .execute(&mut *tx)
         .await?;
-    // A lease reclaimed as stale was already given back.
+    // A lease of a run presumed dead was already given back.
     if lease.rows_affected() == 1 {
         unreserve(&mut tx, key_id, account_id, amount, 0).await?;
-        sqlx::query("DELETE FROM leases WHERE instance_id = $1 AND key_id = $2 AND amount = 0")
-            .bind(instance_id)
+        sqlx::query("DELETE FROM leases WHERE run_id = $1 AND key_id = $2 AND amount = 0")
+            .bind(run_id)
             .bind(key_id)
             .execute(&mut *tx)
             .await?;
@@ -182,13 +173,12 @@ impl<'a> KeyBatch<'a> {
 
 /// Writes a batch of charges in one transaction: a usage ledger entry per charge, an audit
 /// row per key that was charged, the balance and spend moved, and the leases that held them shrunk.
-/// `leased` is this instance's lease per key as memory knows it.
+/// `leased` is the run's lease per key as memory knows it.
 pub async fn write_charges(
     db: &Db,
-    instance_id: &str,
+    run_id: &str,
     charges: &[PendingCharge],
     leased: &HashMap<String, i64>,
-    now: i64,
 ) -> Result<HashMap<String, Written>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     let postings: Vec<Posting> = charges
@@ -230,15 +220,12 @@ pub async fn write_charges(
     let mut outcome = HashMap::new();
     for (&key_id, batch) in &by_key {
         let covered = batch.settled.min(leased.get(key_id).copied().unwrap_or(0)).max(0);
-        let lease = sqlx::query(
-            "UPDATE leases SET amount = amount - $1, renewed_at = $2 WHERE instance_id = $3 AND key_id = $4",
-        )
-        .bind(covered)
-        .bind(now)
-        .bind(instance_id)
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?;
+        let lease = sqlx::query("UPDATE leases SET amount = amount - $1 WHERE run_id = $2 AND key_id = $3")
+            .bind(covered)
+            .bind(run_id)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
         let lost = lease.rows_affected() == 0;
         let released = if lost { 0 } else { covered };
         outcome.insert(key_id.to_owned(), Written { settled: batch.settled, released, lost });
@@ -258,40 +245,28 @@ pub async fn write_charges(
     Ok(outcome)
 }
 
-/// Keeps this instance's leases from being reclaimed as stale.
-pub async fn renew(db: &Db, instance_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE leases SET renewed_at = $1 WHERE instance_id = $2")
-        .bind(now)
-        .bind(instance_id)
-        .execute(db.pool())
-        .await
-        .map(drop)
-}
-
-/// Gives back every lease not renewed since `stale_before`, and at start-up (`own`) this
-/// instance's leases from its previous run. Returns how many leases were given back.
-pub async fn reclaim(db: &Db, own: Option<&str>, stale_before: i64) -> Result<u64, sqlx::Error> {
-    let found: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT instance_id, key_id, account_id, amount, renewed_at FROM leases WHERE renewed_at < $1 OR instance_id = $2",
+/// Gives back every lease whose run is no longer registered: an instance's previous run,
+/// replaced at its start, and the runs of instances presumed dead. A run that lost its row
+/// never gets it back (registering again is a new run), so what is found here stays
+/// unregistered. Returns how many leases were given back.
+pub async fn reclaim_unregistered(db: &Db) -> Result<u64, sqlx::Error> {
+    let found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT run_id, key_id FROM leases WHERE NOT EXISTS (SELECT 1 FROM instances WHERE instances.run_id = leases.run_id)",
     )
-    .bind(stale_before)
-    .bind(own.unwrap_or(""))
     .fetch_all(db.pool())
     .await?;
     let mut reclaimed = 0;
-    for (instance_id, key_id, account_id, amount, renewed_at) in found {
+    for (run_id, key_id) in found {
         let mut tx = db.pool().begin().await?;
-        // Only the lease as it was read: a holder that renewed or grew it since is alive.
-        let gone = sqlx::query(
-            "DELETE FROM leases WHERE instance_id = $1 AND key_id = $2 AND amount = $3 AND renewed_at = $4",
-        )
-        .bind(&instance_id)
-        .bind(&key_id)
-        .bind(amount)
-        .bind(renewed_at)
-        .execute(&mut *tx)
-        .await?;
-        if gone.rows_affected() == 1 {
+        // The amount as it is now, not as it was read: the old holder may still have
+        // written charges against it.
+        let gone: Option<(String, i64)> =
+            sqlx::query_as("DELETE FROM leases WHERE run_id = $1 AND key_id = $2 RETURNING account_id, amount")
+                .bind(&run_id)
+                .bind(&key_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((account_id, amount)) = gone {
             unreserve(&mut tx, &key_id, &account_id, amount, 0).await?;
             reclaimed += 1;
         }
