@@ -257,12 +257,13 @@ impl Shared {
         let mut connection = connection;
         match redis::cmd("PING").query_async::<String>(&mut connection).await {
             Ok(_) if !self.up.swap(true, Ordering::AcqRel) => {
-                metrics::gauge!("tollgate_rate_limiter_shared").set(1.0);
                 tracing::info!(redis = %self.config.shown_url(), "Redis answers: rate limits and throttles are shared across instances");
             }
             Ok(_) => {}
             Err(err) => self.went_down(&err),
         }
+        // Set on every probe, not only on a change: the recorder may be installed after start-up.
+        metrics::gauge!("tollgate_rate_limiter_shared").set(if self.is_up() { 1.0 } else { 0.0 });
     }
 
     fn went_down(&self, err: &redis::RedisError) {
@@ -271,9 +272,8 @@ impl Shared {
         }
     }
 
-    /// Said once per outage, in the log and in `/metrics`.
+    /// Said once per outage in the log (`/metrics` follows the probe).
     fn report_down(&self, cause: &str) {
-        metrics::gauge!("tollgate_rate_limiter_shared").set(0.0);
         let policy = match self.config.when_fails {
             WhenRedisFails::Refuse => "requests of keys with limits are refused with 503 until it is back",
             WhenRedisFails::Split => "each instance enforces its share of every limit until it is back",

@@ -108,10 +108,21 @@ async fn with_redis_down_and_the_split_policy_each_instance_enforces_its_share()
     const RPM: usize = 60;
     run_alone(async {
         let mut redis = RedisServer::start().await;
-        let mut cluster =
-            Cluster::start(Options::cluster().redis(&redis).env("TOLLGATE_REDIS_FALLBACK", "split")).await;
+        // Heartbeats every second, so each instance soon counts the three it splits among.
+        let options = Options::cluster()
+            .redis(&redis)
+            .env("TOLLGATE_REDIS_FALLBACK", "split")
+            .env("TOLLGATE_INSTANCE_STALE_MS", "6000");
+        let mut cluster = Cluster::start(options).await;
         let probe = cluster.key(json!({"rpm": 6000})).await;
         let key = cluster.key(json!({"rpm": RPM})).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for i in 0..3 {
+            while cluster.readyz(i).await.1["live_instances"] != 3 {
+                assert!(Instant::now() < deadline, "instance {} does not count three live instances", i + 1);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
 
         redis.kill9();
         until_readyz(&cluster, &probe, says_down, "the limiter is down").await;

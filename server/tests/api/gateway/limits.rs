@@ -225,9 +225,18 @@ async fn until_ready_says(app: &TestApp, engine: &str) -> Value {
     }
 }
 
-async fn metric(app: &TestApp, name: &str) -> Option<String> {
-    let text = Client::new().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines().find(|line| line.starts_with(name)).map(|line| line.rsplit(' ').next().unwrap().to_owned())
+/// Waits (a few probes at most) for the gauge `name` to read `value` in `/metrics`.
+async fn until_metric_says(app: &TestApp, name: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = Client::new().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let read = text.lines().find(|line| line.starts_with(name)).and_then(|line| line.rsplit(' ').next());
+        if read == Some(value) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} reads {read:?}, not {value}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -245,11 +254,12 @@ async fn with_redis_down_the_refuse_policy_refuses_limited_keys_until_it_returns
     assert_eq!(w.chat(&limited, hello("echo-1")).await.status(), StatusCode::OK);
     assert_eq!(w.chat(&spent, hello("echo-1")).await.status(), StatusCode::OK);
     gateway_error(w.chat(&spent, hello("echo-1")).await, 429, "rate_limit_exceeded", "rate_limit").await;
+    until_metric_says(&w.app, "tollgate_rate_limiter_shared", "1").await;
 
     redis.stop();
     let body = until_ready_says(&w.app, "down").await;
     assert_eq!(body["when_redis_fails"], "refuse");
-    assert_eq!(metric(&w.app, "tollgate_rate_limiter_shared").await.as_deref(), Some("0"));
+    until_metric_says(&w.app, "tollgate_rate_limiter_shared", "0").await;
     let refused = w.chat(&limited, hello("echo-1")).await;
     assert_eq!(header(&refused, "retry-after"), Some("1"));
     gateway_error(refused, 503, "rate_limiter_unavailable", "rate_limit").await;
@@ -259,7 +269,7 @@ async fn with_redis_down_the_refuse_policy_refuses_limited_keys_until_it_returns
 
     redis.resume();
     until_ready_says(&w.app, "shared").await;
-    assert_eq!(metric(&w.app, "tollgate_rate_limiter_shared").await.as_deref(), Some("1"));
+    until_metric_says(&w.app, "tollgate_rate_limiter_shared", "1").await;
     assert_eq!(w.chat(&limited, hello("echo-1")).await.status(), StatusCode::OK);
 }
 
