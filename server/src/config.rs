@@ -64,6 +64,9 @@ pub struct Config {
     pub max_connections: NonZeroU32,
     /// Usage-log rows are written in batches at least this often.
     pub usage_flush_ms: u64,
+    /// Usage rows older than this many days are removed (on PostgreSQL a month at a time,
+    /// once all of it is older); unset keeps them for ever.
+    pub usage_retention_days: Option<NonZeroU32>,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
     pub trial_credit: i64,
     /// Names this instance's leases of money; generated into `<data dir>/instance-id`
@@ -107,6 +110,7 @@ impl Default for Config {
             idle_timeout_ms: 60_000,
             max_connections: const { NonZeroU32::new(10_000).unwrap() },
             usage_flush_ms: 200,
+            usage_retention_days: None,
             trial_credit: 0,
             instance_id: None,
             log_format: LogFormat::Text,

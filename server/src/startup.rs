@@ -14,9 +14,11 @@ use crate::{api, health};
 use app::app::{shell, App};
 use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
+use app::clock::now_ms;
 use app::db::{Db, DbError, SessionStore};
 use app::error::AppError;
 use app::state::AppState;
+use app::usage::retention;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
@@ -54,6 +56,8 @@ pub enum StartupError {
     NegativeTrialCredit,
     #[error("giving back the leases of money left by the last run failed: {0}")]
     ReclaimLeases(sqlx::Error),
+    #[error("creating the usage log's partitions for this month and the next failed: {0}")]
+    UsagePartitions(sqlx::Error),
 }
 
 pub struct Application {
@@ -66,6 +70,7 @@ pub struct Application {
     usage_task: JoinHandle<()>,
     purse: Purse,
     purse_task: JoinHandle<()>,
+    usage_upkeep: JoinHandle<()>,
     refresher: JoinHandle<()>,
     histograms: JoinHandle<()>,
 }
@@ -78,6 +83,7 @@ impl Application {
         }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
+        retention::prepare(&db, now_ms()).await.map_err(StartupError::UsagePartitions)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -107,6 +113,8 @@ impl Application {
             tokio::spawn(catalog.clone().keep_fresh(state.clone(), Duration::from_millis(config.catalog_refresh_ms)));
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), flush_every);
+        let retention_days = config.usage_retention_days.map(NonZeroU32::get);
+        let usage_upkeep = tokio::spawn(retention::keep(state.db.clone(), retention_days));
         // Requests in flight when the last run died will never settle: their money goes back.
         let instance_id = bootstrap::instance_id(&config)?;
         let (purse, reclaimed) =
@@ -131,6 +139,7 @@ impl Application {
             usage_task,
             purse,
             purse_task,
+            usage_upkeep,
             refresher,
             histograms,
         })
@@ -157,6 +166,7 @@ impl Application {
         drop(self.usage);
         let _ = self.usage_task.await;
         sweeper.abort();
+        self.usage_upkeep.abort();
         self.refresher.abort();
         self.histograms.abort();
         self.state.db.close().await;
