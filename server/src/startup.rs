@@ -123,8 +123,11 @@ impl Application {
             tracing::warn!(reclaimed, "gave back the leases of money left by the last run");
         }
         let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
-        let settings =
-            Settings { trusted_proxies: config.trusted_proxies.clone(), body_limits: BodyLimits::of(&config) };
+        let settings = Settings {
+            trusted_proxies: config.trusted_proxies.clone(),
+            body_limits: BodyLimits::of(&config),
+            write_queue_limit: config.write_queue_limit.get(),
+        };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
         let histograms = tokio::spawn(gateway::metrics::drain_histograms(HISTOGRAM_DRAIN));

@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
+    /// More usage rows or charges wait for the database than the gateway may hold: checked
+    /// before anything else, as every request adds to them.
+    #[error("The gateway is overloaded: its database is not keeping up. Retry after {retry_after} seconds.")]
+    Overloaded { retry_after: u64 },
     #[error("Unknown route {method} {path}.")]
     UnknownRoute { method: String, path: String },
     #[error("Method {method} is not allowed on {path}.")]
@@ -122,7 +126,7 @@ impl GatewayError {
             | Untranslatable { .. } => 400,
             KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
             InsufficientBalance { .. } => 402,
-            NoAvailableChannel(_) => 503,
+            NoAvailableChannel(_) | Overloaded { .. } => 503,
             UpstreamFailed { .. } => 502,
             UpstreamTimeout { .. } => 504,
             Upstream(refusal) => refusal.status,
@@ -162,6 +166,7 @@ impl GatewayError {
             UpstreamTimeout { .. } => "upstream_timeout",
             Upstream(refusal) => return refusal.code.as_deref(),
             Internal => "internal_error",
+            Overloaded { .. } => "overloaded",
         })
     }
 
@@ -181,7 +186,7 @@ impl GatewayError {
             RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",
             NoAvailableChannel(_) | UpstreamFailed { .. } | UpstreamTimeout { .. } => "upstream_error",
             Upstream(refusal) => &refusal.error_type,
-            Internal => "api_error",
+            Internal | Overloaded { .. } => "api_error",
             _ => "invalid_request_error",
         }
     }
@@ -200,7 +205,7 @@ impl GatewayError {
             RateLimited { .. } | ConcurrencyLimited { .. } => Layer::RateLimit,
             NoAvailableChannel(_) => Layer::Routing,
             UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream(_) => Layer::Upstream,
-            Internal => Layer::Internal,
+            Internal | Overloaded { .. } => Layer::Internal,
             _ => Layer::Request,
         }
     }
@@ -218,9 +223,9 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            GatewayError::RateLimited { retry_after, .. } | GatewayError::ConcurrencyLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            GatewayError::RateLimited { retry_after, .. }
+            | GatewayError::ConcurrencyLimited { retry_after, .. }
+            | GatewayError::Overloaded { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -283,8 +288,11 @@ impl GatewayError {
 
 /// Anthropic's names for the same failures.
 fn anthropic_type(error: &GatewayError) -> String {
-    if let GatewayError::Upstream(refusal) = error {
-        return refusal.error_type.clone();
+    match error {
+        GatewayError::Upstream(refusal) => return refusal.error_type.clone(),
+        // What Anthropic's clients know to back off from.
+        GatewayError::Overloaded { .. } => return "overloaded_error".to_owned(),
+        _ => {}
     }
     match error.status() {
         401 => "authentication_error",

@@ -174,6 +174,20 @@ impl Flight {
     /// Ends the flight with the contract's error and returns the response for it. A
     /// refused request reached no model: its reservation is released, nothing charged.
     pub fn reject(mut self, error: &GatewayError) -> Response {
+        let response = self.refuse(error);
+        self.finish();
+        response
+    }
+
+    /// Refuses a request the gateway has no room for: counted in the metrics but not
+    /// logged, since its row would add to the very backlog it is refused for.
+    pub fn shed(mut self, error: &GatewayError) -> Response {
+        let response = self.refuse(error);
+        self.close();
+        response
+    }
+
+    fn refuse(&mut self, error: &GatewayError) -> Response {
         if let Some(charge) = self.charge.take() {
             charge.settle(&self.record.request_id, Usage::default());
         }
@@ -181,9 +195,7 @@ impl Flight {
         self.record.error_code = error.code().map(str::to_owned);
         self.record.error_layer = Some(error.layer().as_str().to_owned());
         self.record.error_message = Some(truncated(&error.to_string(), MAX_STORED_MESSAGE));
-        let response = error.render(self.dialect, &self.record.request_id);
-        self.finish();
-        response
+        error.render(self.dialect, &self.record.request_id)
     }
 
     /// Ends the flight as answered with `status`, charging what was used.
@@ -202,10 +214,16 @@ impl Flight {
     }
 
     fn finish(&mut self) {
+        let record = self.close();
+        self.writer.record(record);
+    }
+
+    /// Ends the flight in the metrics; returns its usage row.
+    fn close(&mut self) -> UsageRecord {
         self.record.latency_ms = self.elapsed_ms();
         metrics::request_finished(&self.record);
-        self.writer.record(std::mem::take(&mut self.record));
         self.open = false;
+        std::mem::take(&mut self.record)
     }
 }
 

@@ -24,6 +24,7 @@ pub use store::PendingCharge;
 use crate::clock::now_ms;
 use crate::db::Db;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio_util::task::TaskTracker;
@@ -141,6 +142,9 @@ struct Inner {
     db: Db,
     instance_id: String,
     books: Mutex<Books>,
+    /// `books.pending.len()`, readable without the lock: the gateway checks it on every
+    /// request to refuse new ones while charges pile up.
+    unwritten_charges: AtomicUsize,
     /// One batch of charges is written at a time.
     writing: tokio::sync::Mutex<()>,
     /// The refills under way, which `close` waits for.
@@ -164,6 +168,7 @@ impl Purse {
             db,
             instance_id,
             books: Mutex::default(),
+            unwritten_charges: AtomicUsize::new(0),
             writing: tokio::sync::Mutex::new(()),
             refills: TaskTracker::new(),
         };
@@ -268,7 +273,13 @@ impl Purse {
                 account_id: hold.account_id.clone(),
                 amount: cost,
             });
+            self.0.unwritten_charges.store(pending.len(), Ordering::Relaxed);
         }
+    }
+
+    /// How many charges are settled in memory and not yet written.
+    pub fn unwritten_charges(&self) -> usize {
+        self.0.unwritten_charges.load(Ordering::Relaxed)
     }
 
     /// Writes the charges recorded so far, a batch at a time.
@@ -290,6 +301,7 @@ impl Purse {
             let written = store::write_charges(&self.0.db, &self.0.instance_id, &batch, &leased, now_ms()).await?;
             let mut books = self.books();
             books.pending.drain(..batch.len());
+            self.0.unwritten_charges.store(books.pending.len(), Ordering::Relaxed);
             for (key_id, outcome) in written {
                 if let Some(lease) = books.leases.get_mut(&key_id) {
                     lease.leased = if outcome.lost { 0 } else { lease.leased - outcome.released };

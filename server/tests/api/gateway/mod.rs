@@ -10,6 +10,7 @@ mod hardening;
 mod ip_allowlist;
 mod malformed;
 mod mock_upstream;
+mod overload;
 mod routing;
 mod shutdown;
 mod streaming;
