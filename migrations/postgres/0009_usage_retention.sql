@@ -48,10 +48,11 @@ CREATE TABLE usage_logs_default PARTITION OF usage_logs DEFAULT;
 -- new. A partition is built beside the table and attached: attaching locks the table only
 -- against other DDL, where `CREATE TABLE ... PARTITION OF` would stop every reader and
 -- writer. Rows the default partition holds for the month move in first (attaching over
--- them would fail). Instances starting together take turns by an advisory lock; a lock
--- not granted within `lock_timeout` fails the call rather than queueing traffic behind it.
+-- them would fail). Instances starting together take turns by an advisory lock. A lock
+-- not granted within `lock_timeout` fails the call (the upkeep retries within the hour)
+-- rather than keep the usage log's readers and writers queued behind it for long.
 CREATE FUNCTION usage_logs_add_months(at_ms BIGINT, ahead INTEGER) RETURNS INTEGER
-LANGUAGE plpgsql SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
     first_month TIMESTAMP := date_trunc('month', to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC');
     month_start TIMESTAMP;
@@ -82,7 +83,7 @@ END $$;
 -- Drops the month partitions whose every row is older than `cutoff_ms` (their upper
 -- bound is at or before it); returns their names. The default partition is never dropped.
 CREATE FUNCTION usage_logs_drop_months_before(cutoff_ms BIGINT) RETURNS SETOF TEXT
-LANGUAGE plpgsql SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
     part RECORD;
 BEGIN

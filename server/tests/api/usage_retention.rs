@@ -80,6 +80,63 @@ async fn partition_exists(url: &str, table: &str) -> (bool, bool) {
     (attached, table)
 }
 
+/// Each of `rows` is found by its id, as it was stored.
+async fn assert_found(app: &TestApp, rows: &[&UsageRecord]) {
+    let admin = app.admin().await;
+    for row in rows {
+        let (status, found) = lookup(app, &admin, &row.request_id).await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(found["created_at"], row.created_at);
+    }
+}
+
+/// On PostgreSQL, each of `rows`, all of different months, is in its month's own partition.
+async fn assert_in_their_months(backend: Backend, url: &str, rows: &[&UsageRecord]) {
+    if backend == Backend::Sqlite {
+        return;
+    }
+    let mut partitions = std::collections::BTreeSet::new();
+    for row in rows {
+        partitions.insert(partition_of(url, &row.request_id).await);
+    }
+    assert!(!partitions.contains("usage_logs_default"), "each row in its month's partition: {partitions:?}");
+    assert_eq!(partitions.len(), rows.len(), "a partition per month: {partitions:?}");
+}
+
+/// A database left by a release before migration 0009, holding `rows`, upgraded by
+/// today's migrations.
+async fn upgraded_database_with(backend: Backend, rows: &[UsageRecord]) -> TestDatabase {
+    let database = TestDatabase::create(backend).await;
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(folder);
+    let before = database.dir.path().join("migrations-before-0009");
+    std::fs::create_dir(&before).unwrap();
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_str().unwrap() < "0009" {
+            std::fs::copy(&path, before.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let db = Db::connect(&database.url, 1).await.unwrap();
+    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(db.pool()).await.unwrap();
+    store::insert_batch(&db, rows).await.unwrap();
+    db.migrate().await.expect("0009 applies over the older schema and its rows");
+    db.close().await;
+    database
+}
+
+async fn the_upgrade_keeps_every_row_and_moves_it_into_its_month(backend: Backend) {
+    let now = now_ms();
+    let rows = [row_at(now - 70 * DAY_MS), row_at(now - 35 * DAY_MS), row_at(now)];
+    let app = spawn_app_on(upgraded_database_with(backend, &rows).await, |_| {}).await;
+    let rows: Vec<&UsageRecord> = rows.iter().collect();
+    assert_found(&app, &rows).await;
+    assert_in_their_months(backend, &app.database.url, &rows).await;
+}
+
 async fn rows_of_past_current_and_next_months_are_found_by_id(backend: Backend) {
     let now = now_ms();
     let past = row_at(now - 60 * DAY_MS);
@@ -90,20 +147,8 @@ async fn rows_of_past_current_and_next_months_are_found_by_id(backend: Backend) 
     store::insert_batch(&db, &[current.clone(), next.clone()]).await.expect("a retried batch is skipped");
     db.close().await;
 
-    let admin = app.admin().await;
-    for row in [&past, &current, &next] {
-        let (status, found) = lookup(&app, &admin, &row.request_id).await;
-        assert_eq!(status, StatusCode::OK, "{found}");
-        assert_eq!(found["created_at"], row.created_at);
-    }
-    if backend == Backend::Postgres {
-        let mut partitions = std::collections::BTreeSet::new();
-        for row in [&past, &current, &next] {
-            partitions.insert(partition_of(&app.database.url, &row.request_id).await);
-        }
-        assert!(!partitions.contains("usage_logs_default"), "each row in its month's partition: {partitions:?}");
-        assert_eq!(partitions.len(), 3, "three months, three partitions: {partitions:?}");
-    }
+    assert_found(&app, &[&past, &current, &next]).await;
+    assert_in_their_months(backend, &app.database.url, &[&past, &current, &next]).await;
 }
 
 async fn the_retention_removes_older_rows_and_keeps_recent_ones(backend: Backend) {
@@ -143,6 +188,7 @@ async fn the_retention_removes_older_rows_and_keeps_recent_ones(backend: Backend
 }
 
 on_both_backends!(
+    the_upgrade_keeps_every_row_and_moves_it_into_its_month,
     rows_of_past_current_and_next_months_are_found_by_id,
     the_retention_removes_older_rows_and_keeps_recent_ones,
 );
