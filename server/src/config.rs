@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -66,6 +66,12 @@ pub struct Config {
     pub max_connections: NonZeroU32,
     /// Usage-log rows are written in batches at least this often.
     pub usage_flush_ms: u64,
+    /// Usage rows older than this many days are removed (on PostgreSQL a month at a time,
+    /// once all of it is older); unset keeps them for ever.
+    pub usage_retention_days: Option<NonZeroU32>,
+    /// Usage rows, and charges, waiting to be written: while either queue holds this many,
+    /// new data-plane requests are refused with 503 `overloaded` instead of growing memory.
+    pub write_queue_limit: NonZeroUsize,
     /// Micro-units credited to every account an admin creates; 0 turns trial credit off.
     pub trial_credit: i64,
     /// Names this instance among those sharing the database (its registration, its leases
@@ -125,6 +131,8 @@ impl Default for Config {
             idle_timeout_ms: 60_000,
             max_connections: const { NonZeroU32::new(10_000).unwrap() },
             usage_flush_ms: 200,
+            usage_retention_days: None,
+            write_queue_limit: const { NonZeroUsize::new(100_000).unwrap() },
             trial_credit: 0,
             instance_id: None,
             instance_stale_ms: 30_000,

@@ -15,11 +15,13 @@ use app::app::{shell, App};
 use app::auth::throttle::{SignInLimits, SignInThrottle};
 use app::billing::reservations::Purse;
 use app::catalog_changes::CatalogChanges;
+use app::clock::now_ms;
 use app::db::{Backend, Db, DbError, SessionStore};
 use app::error::AppError;
 use app::instances::{Instance, Peer};
 use app::limits::{Limiter, SharedConfig};
 use app::state::AppState;
+use app::usage::retention;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
@@ -69,6 +71,8 @@ pub enum StartupError {
     AnotherInstanceWithoutRedis { id: String, seconds_ago: f64 },
     #[error("TOLLGATE_REDIS_URL is not a Redis URL: {0}")]
     RedisUrl(redis::RedisError),
+    #[error("creating the usage log's partitions for this month and the next failed: {0}")]
+    UsagePartitions(sqlx::Error),
 }
 
 pub struct Application {
@@ -86,6 +90,7 @@ pub struct Application {
     heartbeat: JoinHandle<()>,
     /// Hears of changes made through other instances (PostgreSQL).
     changes_elsewhere: Option<JoinHandle<()>>,
+    usage_upkeep: JoinHandle<()>,
     refresher: JoinHandle<()>,
     histograms: JoinHandle<()>,
 }
@@ -101,6 +106,7 @@ impl Application {
         }
         let db = Db::connect(&config.database_url(), config.database_max_connections).await?;
         db.migrate().await?;
+        retention::prepare(&db, now_ms()).await.map_err(StartupError::UsagePartitions)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -146,6 +152,8 @@ impl Application {
         });
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let (usage, usage_task) = UsageWriter::spawn(state.db.clone(), flush_every);
+        let retention_days = config.usage_retention_days.map(NonZeroU32::get);
+        let usage_upkeep = tokio::spawn(retention::keep(state.db.clone(), retention_days));
         // Requests in flight when the last run died will never settle: their money goes back.
         let (purse, reclaimed) =
             Purse::open(state.db.clone(), instance.clone()).await.map_err(StartupError::ReclaimLeases)?;
@@ -154,8 +162,11 @@ impl Application {
         }
         let purse_task = tokio::spawn(purse.clone().keep_books(flush_every));
         let heartbeat = tokio::spawn(instance.keep_alive());
-        let settings =
-            Settings { trusted_proxies: config.trusted_proxies.clone(), body_limits: BodyLimits::of(&config) };
+        let settings = Settings {
+            trusted_proxies: config.trusted_proxies.clone(),
+            body_limits: BodyLimits::of(&config),
+            write_queue_limit: config.write_queue_limit.get(),
+        };
         let gateway = Gateway::new(state.clone(), catalog, usage.clone(), purse.clone(), settings);
         let router = router(state.clone(), gateway, &config);
         let histograms = tokio::spawn(gateway::metrics::drain_histograms(HISTOGRAM_DRAIN));
@@ -173,6 +184,7 @@ impl Application {
             instance_id,
             heartbeat,
             changes_elsewhere,
+            usage_upkeep,
             refresher,
             histograms,
         })
@@ -207,6 +219,7 @@ impl Application {
         if let Some(changes_elsewhere) = self.changes_elsewhere {
             changes_elsewhere.abort();
         }
+        self.usage_upkeep.abort();
         self.refresher.abort();
         self.histograms.abort();
         self.state.db.close().await;

@@ -77,14 +77,16 @@ impl From<UsageRow> for UsageRecord {
     }
 }
 
-/// Writes rows in multi-row statements, in one transaction; a row whose request id exists
-/// is skipped, so a retried batch never duplicates a row. One transaction is one commit:
+/// Writes rows in multi-row statements, in one transaction; a row already stored is
+/// skipped, so a retried batch never duplicates a row. (The conflict has no target: on
+/// PostgreSQL the key is `(request_id, created_at)`, as partitioning requires, and a retried
+/// row comes back with both unchanged.) One transaction is one commit:
 /// on SQLite each commit writes every page it touched to the WAL again, so a commit per
 /// statement rewrote the tables' and indexes' last pages once per chunk.
 pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Error> {
     let head = format!("INSERT INTO usage_logs ({COLUMNS})");
     let mut tx = db.pool().begin().await?;
-    for (sql, chunk) in db.values_statements(&head, COLUMN_COUNT, "ON CONFLICT (request_id) DO NOTHING", rows) {
+    for (sql, chunk) in db.values_statements(&head, COLUMN_COUNT, "ON CONFLICT DO NOTHING", rows) {
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = query
@@ -121,11 +123,28 @@ pub async fn insert_batch(db: &Db, rows: &[UsageRecord]) -> Result<(), sqlx::Err
     tx.commit().await
 }
 
+/// How far from its id's time a row's `created_at` may be: the gateway takes it just after
+/// making the id, so a day either way covers clock steps and still names at most two months.
+const ID_TIME_SLACK_MS: i64 = 86_400_000;
+
+/// The `created_at` range a row with this id lies in: our ids are UUIDv7, which start with
+/// their creation time. `None` for any other id (there the lookup reads every partition).
+fn created_around(request_id: &str) -> Option<(i64, i64)> {
+    let id = uuid::Uuid::parse_str(request_id).ok().filter(|id| id.get_version_num() == 7)?;
+    let (seconds, nanos) = id.get_timestamp()?.to_unix();
+    let at = i64::try_from(seconds).ok()?.checked_mul(1000)? + i64::from(nanos / 1_000_000);
+    Some((at - ID_TIME_SLACK_MS, at + ID_TIME_SLACK_MS))
+}
+
+/// One row by id. Bounded by the time in the id, so on PostgreSQL only the partitions of
+/// that time are searched, however many months the log holds.
 pub async fn by_request_id(db: &Db, request_id: &str) -> Result<Option<UsageRecord>, AppError> {
-    let row: Option<UsageRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM usage_logs WHERE request_id = $1"))
-        .bind(request_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let mut conditions = Conditions::new("request_id = {0}", Param::Text(request_id.to_owned()));
+    if let Some((from, to)) = created_around(request_id) {
+        conditions.and("created_at >= {0} AND created_at < {1}", [Param::Int(from), Param::Int(to)]);
+    }
+    let sql = format!("SELECT {COLUMNS} FROM usage_logs WHERE {}", conditions.sql);
+    let row = bind_all(sqlx::query_as::<_, UsageRow>(&sql), conditions.params).fetch_optional(db.pool()).await?;
     Ok(row.map(UsageRecord::from))
 }
 
@@ -203,4 +222,18 @@ pub struct HourlyCount {
 /// counted per hour and failing layer.
 pub async fn hourly_by_layer(db: &Db, account_id: &str, from: i64, to: i64) -> Result<Vec<HourlyCount>, AppError> {
     Ok(sqlx::query_as(HOURLY_BY_LAYER_SQL).bind(account_id).bind(from).bind(to).fetch_all(db.pool()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v7_id_bounds_the_time_of_its_row() {
+        let before = crate::clock::now_ms();
+        let (from, to) = created_around(&uuid::Uuid::now_v7().to_string()).expect("a v7 id has a time");
+        assert!(from < before && before < to && to - from == 2 * ID_TIME_SLACK_MS, "{from} {before} {to}");
+        assert_eq!(created_around("936da01f-9abd-4d9d-80c7-02af85c822a8"), None, "v4 ids have no time");
+        assert_eq!(created_around("seeded-1"), None);
+    }
 }

@@ -29,7 +29,10 @@ pub async fn count(
 ) -> Response {
     let envelope = Envelope::CountTokens { dialect, path_model };
     let (parts, body) = request.into_parts();
-    let (mut flight, ip) = board(&gateway, peer, &parts, route, dialect);
+    let (mut flight, ip) = match board(&gateway, peer, &parts, route, dialect) {
+        Ok(boarded) => boarded,
+        Err(refused) => return *refused,
+    };
     let answered = async {
         let key = admit_key(&gateway, &mut flight, &parts, ip)?;
         let request = request::read(&parts.headers, body, &gateway.body_limits, envelope).await?;

@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
+    /// More usage rows or charges wait for the database than the gateway may hold: checked
+    /// before anything else, as every request adds to them.
+    #[error("The gateway is overloaded: its database is not keeping up. Retry after {retry_after} seconds.")]
+    Overloaded { retry_after: u64 },
     #[error("Unknown route {method} {path}.")]
     UnknownRoute { method: String, path: String },
     #[error("Method {method} is not allowed on {path}.")]
@@ -126,7 +130,7 @@ impl GatewayError {
             | Untranslatable { .. } => 400,
             KeyQuotaExhausted { .. } | RateLimited { .. } | ConcurrencyLimited { .. } => 429,
             InsufficientBalance { .. } => 402,
-            NoAvailableChannel(_) | RateLimiterUnavailable => 503,
+            NoAvailableChannel(_) | RateLimiterUnavailable | Overloaded { .. } => 503,
             UpstreamFailed { .. } => 502,
             UpstreamTimeout { .. } => 504,
             Upstream(refusal) => refusal.status,
@@ -167,6 +171,7 @@ impl GatewayError {
             UpstreamTimeout { .. } => "upstream_timeout",
             Upstream(refusal) => return refusal.code.as_deref(),
             Internal => "internal_error",
+            Overloaded { .. } => "overloaded",
         })
     }
 
@@ -186,7 +191,7 @@ impl GatewayError {
             RateLimited { .. } | ConcurrencyLimited { .. } => "rate_limit_error",
             NoAvailableChannel(_) | UpstreamFailed { .. } | UpstreamTimeout { .. } => "upstream_error",
             Upstream(refusal) => &refusal.error_type,
-            Internal | RateLimiterUnavailable => "api_error",
+            Internal | RateLimiterUnavailable | Overloaded { .. } => "api_error",
             _ => "invalid_request_error",
         }
     }
@@ -205,7 +210,7 @@ impl GatewayError {
             RateLimited { .. } | ConcurrencyLimited { .. } | RateLimiterUnavailable => Layer::RateLimit,
             NoAvailableChannel(_) => Layer::Routing,
             UpstreamFailed { .. } | UpstreamTimeout { .. } | Upstream(_) => Layer::Upstream,
-            Internal => Layer::Internal,
+            Internal | Overloaded { .. } => Layer::Internal,
             _ => Layer::Request,
         }
     }
@@ -223,9 +228,9 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            GatewayError::RateLimited { retry_after, .. } | GatewayError::ConcurrencyLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            GatewayError::RateLimited { retry_after, .. }
+            | GatewayError::ConcurrencyLimited { retry_after, .. }
+            | GatewayError::Overloaded { retry_after } => Some(*retry_after),
             GatewayError::RateLimiterUnavailable => Some(1),
             _ => None,
         }
@@ -292,8 +297,11 @@ impl GatewayError {
 
 /// Anthropic's names for the same failures.
 fn anthropic_type(error: &GatewayError) -> String {
-    if let GatewayError::Upstream(refusal) = error {
-        return refusal.error_type.clone();
+    match error {
+        GatewayError::Upstream(refusal) => return refusal.error_type.clone(),
+        // What Anthropic's clients know to back off from.
+        GatewayError::Overloaded { .. } => return "overloaded_error".to_owned(),
+        _ => {}
     }
     match error.status() {
         401 => "authentication_error",

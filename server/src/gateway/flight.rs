@@ -182,6 +182,20 @@ impl Flight {
     /// Ends the flight with the contract's error and returns the response for it. A
     /// refused request reached no model: its reservation is released, nothing charged.
     pub fn reject(mut self, error: &GatewayError) -> Response {
+        let response = self.refuse(error);
+        self.finish();
+        response
+    }
+
+    /// Refuses a request the gateway has no room for: counted in the metrics but not
+    /// logged, since its row would add to the very backlog it is refused for.
+    pub fn shed(mut self, error: &GatewayError) -> Response {
+        let response = self.refuse(error);
+        self.close();
+        response
+    }
+
+    fn refuse(&mut self, error: &GatewayError) -> Response {
         if let Some(charge) = self.charge.take() {
             charge.settle(&self.record.request_id, Usage::default());
         }
@@ -193,7 +207,6 @@ impl Flight {
         if let Some(admission) = &self.admission {
             response.headers_mut().extend(admission.headers());
         }
-        self.finish();
         response
     }
 
@@ -213,14 +226,20 @@ impl Flight {
     }
 
     fn finish(&mut self) {
+        let record = self.close();
+        self.writer.record(record);
+    }
+
+    /// Ends the flight in the metrics, settling its rate limits; returns its usage row.
+    fn close(&mut self) -> UsageRecord {
         if let Some(admission) = self.admission.take() {
             let usage = self.usage();
             admission.settle(usage.input_total() + usage.completion_tokens);
         }
         self.record.latency_ms = self.elapsed_ms();
         metrics::request_finished(&self.record);
-        self.writer.record(std::mem::take(&mut self.record));
         self.open = false;
+        std::mem::take(&mut self.record)
     }
 }
 

@@ -32,8 +32,19 @@ pub async fn drain_histograms(every: std::time::Duration) {
     }
 }
 
-pub async fn render() -> String {
-    handle().render()
+/// The process's metrics, then this server's write queues: how many usage rows and charges
+/// wait for the database. The queues are the server's own, not the process recorder's (tests
+/// run many servers in one process), so their gauges are written here as the exporter would.
+pub fn render(usage_rows: usize, charges: usize) -> String {
+    use std::fmt::Write;
+    let mut text = handle().render();
+    for (name, help, value) in [
+        ("tollgate_usage_queue_rows", "Usage rows waiting to be written.", usage_rows),
+        ("tollgate_charge_queue_rows", "Charges waiting to be written.", charges),
+    ] {
+        write!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n").expect("writing to a String");
+    }
+    text
 }
 
 /// A label for what the client sent must come from a bounded set, or every new path or
@@ -42,7 +53,8 @@ const UNKNOWN: &str = "unknown";
 
 fn route_label(record: &UsageRecord) -> String {
     match record.error_code.as_deref() {
-        Some("unknown_route" | "method_not_allowed") => UNKNOWN.to_owned(),
+        // An overloaded refusal is shed before anything is checked, the route included.
+        Some("unknown_route" | "method_not_allowed" | "overloaded") => UNKNOWN.to_owned(),
         _ => record.route.clone(),
     }
 }

@@ -61,6 +61,8 @@ use usage_writer::UsageWriter;
 
 /// Upstream channels tried per request before giving up.
 const MAX_ATTEMPTS: usize = 3;
+/// What an `overloaded` refusal asks clients to wait: a few of the writers' flush intervals.
+const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 pub struct Inner {
     pub app: AppState,
@@ -71,6 +73,7 @@ pub struct Inner {
     http: HttpClient,
     trusted_proxies: Vec<IpNet>,
     body_limits: BodyLimits,
+    write_queue_limit: usize,
 }
 
 #[derive(Clone)]
@@ -87,6 +90,8 @@ impl Deref for Gateway {
 pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     pub body_limits: BodyLimits,
+    /// Usage rows, and charges, that may wait for the database before requests are refused.
+    pub write_queue_limit: usize,
 }
 
 impl Gateway {
@@ -102,6 +107,7 @@ impl Gateway {
             http: HttpClient::default(),
             trusted_proxies: settings.trusted_proxies,
             body_limits: settings.body_limits,
+            write_queue_limit: settings.write_queue_limit,
         }))
     }
 }
@@ -122,14 +128,41 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/models/{*action}", post(gemini))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new().nest("/v1", v1).nest("/v1beta", v1beta).route("/metrics", get(metrics::render)).with_state(gateway)
+    Router::new().nest("/v1", v1).nest("/v1beta", v1beta).route("/metrics", get(metrics_page)).with_state(gateway)
 }
 
-/// The start of every data-plane request: its flight (and so its usage row).
-fn board(gateway: &Gateway, peer: SocketAddr, parts: &Parts, route: &str, dialect: Dialect) -> (Flight, IpAddr) {
+async fn metrics_page(State(gateway): State<Gateway>) -> String {
+    metrics::render(gateway.usage.backlog(), gateway.purse.unwritten_charges())
+}
+
+/// The start of every data-plane request: its flight (and so its usage row), or the
+/// refusal when the gateway is overloaded (boxed: a response is large, and this is rare).
+fn board(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    parts: &Parts,
+    route: &str,
+    dialect: Dialect,
+) -> Result<(Flight, IpAddr), Box<Response>> {
     let ip = client_ip::canonical(client_ip::resolve(peer.ip(), &parts.headers, &gateway.trusted_proxies));
     let client_request_id = parts.extensions.get::<ClientRequestId>().map(|id| id.0.clone());
-    (Flight::begin(gateway.usage.clone(), route, dialect, ip.to_string(), client_request_id), ip)
+    let flight = Flight::begin(gateway.usage.clone(), route, dialect, ip.to_string(), client_request_id);
+    match check_backlog(gateway) {
+        Ok(()) => Ok((flight, ip)),
+        Err(error) => Err(Box::new(flight.shed(&error))),
+    }
+}
+
+/// Back-pressure: while the database cannot keep up, the usage rows and charges waiting
+/// for it are held in memory. A request admitted adds one row and at most one charge, so
+/// refusing new ones once either queue reaches the limit bounds both by the limit plus
+/// the requests in flight, and nothing answered is ever dropped.
+fn check_backlog(gateway: &Gateway) -> Result<(), GatewayError> {
+    let waiting = gateway.usage.backlog().max(gateway.purse.unwritten_charges());
+    if waiting >= gateway.write_queue_limit {
+        return Err(GatewayError::Overloaded { retry_after: OVERLOADED_RETRY_AFTER_SECS });
+    }
+    Ok(())
 }
 
 async fn chat_completions(state: State<Gateway>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
@@ -303,7 +336,10 @@ async fn complete(
 ) -> Response {
     let embedding = matches!(envelope, Envelope::Embeddings);
     let (parts, body) = request.into_parts();
-    let (mut flight, ip) = board(&gateway, peer, &parts, route, dialect);
+    let (mut flight, ip) = match board(&gateway, peer, &parts, route, dialect) {
+        Ok(boarded) => boarded,
+        Err(refused) => return *refused,
+    };
     let admitted = match run_pipeline(&gateway, &mut flight, &parts, body, ip, envelope).await {
         Ok(admitted) => admitted,
         Err(error) => return flight.reject(&error),
@@ -418,7 +454,10 @@ fn list_models(
 ) -> Response {
     let (parts, _) = request.into_parts();
     let route = parts.uri.path().to_owned();
-    let (mut flight, ip) = board(gateway, peer, &parts, &route, dialect);
+    let (mut flight, ip) = match board(gateway, peer, &parts, &route, dialect) {
+        Ok(boarded) => boarded,
+        Err(refused) => return *refused,
+    };
     let key = match admit_key(gateway, &mut flight, &parts, ip) {
         Ok(key) => key,
         Err(error) => return flight.reject(&error),
@@ -515,6 +554,8 @@ fn dialect_of_path(path: &str) -> Dialect {
 async fn refuse_route(gateway: Gateway, peer: SocketAddr, request: Request, error: GatewayError) -> Response {
     let path = request.uri().path().to_owned();
     let (parts, _) = request.into_parts();
-    let (flight, _) = board(&gateway, peer, &parts, &path, dialect_of_path(&path));
-    flight.reject(&error)
+    match board(&gateway, peer, &parts, &path, dialect_of_path(&path)) {
+        Ok((flight, _)) => flight.reject(&error),
+        Err(refused) => *refused,
+    }
 }

@@ -1,10 +1,14 @@
 //! Usage rows leave the request's path through a channel and reach the database in
 //! batches. A failed write keeps the rows and retries; `flush` is awaited at shutdown.
+//! The rows not yet written are counted, so the gateway can stop admitting requests
+//! before they pile up (`backlog`): a row once queued is never dropped.
 
 use app::clock::now_ms;
 use app::db::Db;
 use app::keys::store as keys_store;
 use app::usage::{store, UsageRecord};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -15,20 +19,31 @@ use tokio::task::JoinHandle;
 pub struct UsageWriter {
     rows: mpsc::UnboundedSender<UsageRecord>,
     flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    /// Rows queued and not yet in the database.
+    unwritten: Arc<AtomicUsize>,
 }
 
 impl UsageWriter {
     pub fn spawn(db: Db, interval: Duration) -> (UsageWriter, JoinHandle<()>) {
         let (rows, queued) = mpsc::unbounded_channel();
         let (flushes, asked) = mpsc::unbounded_channel();
-        (UsageWriter { rows, flushes }, tokio::spawn(run(db, queued, asked, interval)))
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(run(db, queued, asked, interval, unwritten.clone()));
+        (UsageWriter { rows, flushes, unwritten }, task)
     }
 
     /// Queues a row; never blocks (safe in `Drop`).
     pub fn record(&self, row: UsageRecord) {
+        self.unwritten.fetch_add(1, Ordering::Relaxed);
         if self.rows.send(row).is_err() {
+            self.unwritten.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("usage writer stopped; a usage row was lost");
         }
+    }
+
+    /// How many queued rows are not yet in the database.
+    pub fn backlog(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed)
     }
 
     /// Waits until every row queued before this call is in the database.
@@ -47,6 +62,7 @@ async fn run(
     mut queued: mpsc::UnboundedReceiver<UsageRecord>,
     mut asked: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     interval: Duration,
+    unwritten: Arc<AtomicUsize>,
 ) {
     let mut pending: Vec<UsageRecord> = Vec::new();
     let mut ticker = tokio::time::interval(interval);
@@ -58,7 +74,7 @@ async fn run(
                 // Every writer handle is gone: write what is left and stop.
                 None => {
                     take_queued(&mut queued, &mut pending);
-                    write(&db, &mut pending).await;
+                    write(&db, &mut pending, &unwritten).await;
                     return;
                 }
             },
@@ -66,13 +82,13 @@ async fn run(
         take_queued(&mut queued, &mut pending);
         match flush {
             Some(done) => {
-                while !pending.is_empty() && !write(&db, &mut pending).await {
+                while !pending.is_empty() && !write(&db, &mut pending, &unwritten).await {
                     tokio::time::sleep(interval).await;
                 }
                 let _ = done.send(());
             }
             None => {
-                write(&db, &mut pending).await;
+                write(&db, &mut pending, &unwritten).await;
             }
         }
     }
@@ -84,8 +100,8 @@ fn take_queued(queued: &mut mpsc::UnboundedReceiver<UsageRecord>, pending: &mut 
     }
 }
 
-/// Writes and clears `pending`; on failure keeps it for the next try.
-async fn write(db: &Db, pending: &mut Vec<UsageRecord>) -> bool {
+/// Writes and clears `pending` (taking it off `unwritten`); on failure keeps it for the next try.
+async fn write(db: &Db, pending: &mut Vec<UsageRecord>, unwritten: &AtomicUsize) -> bool {
     if pending.is_empty() {
         return true;
     }
@@ -93,6 +109,7 @@ async fn write(db: &Db, pending: &mut Vec<UsageRecord>) -> bool {
         tracing::error!(error = %err, rows = pending.len(), "writing usage rows failed; will retry");
         return false;
     }
+    unwritten.fetch_sub(pending.len(), Ordering::Relaxed);
     let mut keys: Vec<String> = pending.iter().filter_map(|row| row.key_id.clone()).collect();
     keys.sort_unstable();
     keys.dedup();

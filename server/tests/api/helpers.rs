@@ -121,7 +121,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase::create(backend).await;
+    spawn_app_on(TestDatabase::create(backend).await, configure).await
+}
+
+/// A server on a database the test prepared first (migrated and seeded as a past run left it).
+pub async fn spawn_app_on(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(&database);
     configure(&mut config);
     let (base, shutdown, _) = serve(config).await;

@@ -26,3 +26,4 @@ mod sign_in;
 mod tenancy;
 mod tokens;
 mod usage_logs;
+mod usage_retention;

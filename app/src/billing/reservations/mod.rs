@@ -28,6 +28,7 @@ pub use store::PendingCharge;
 use crate::db::Db;
 use crate::instances::{Instance, InstanceError, Run};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio_util::task::TaskTracker;
@@ -180,6 +181,9 @@ struct Inner {
     db: Db,
     instance: Arc<Instance>,
     books: Mutex<Books>,
+    /// `books.pending.len()`, readable without the lock: the gateway checks it on every
+    /// request to refuse new ones while charges pile up.
+    unwritten_charges: AtomicUsize,
     /// One batch of charges is written at a time.
     writing: tokio::sync::Mutex<()>,
     /// The refills under way, which `close` waits for.
@@ -201,6 +205,7 @@ impl Purse {
             db,
             instance,
             books: Mutex::new(books),
+            unwritten_charges: AtomicUsize::new(0),
             writing: tokio::sync::Mutex::new(()),
             refills: TaskTracker::new(),
         };
@@ -338,7 +343,13 @@ impl Purse {
                 account_id: hold.account_id.clone(),
                 amount: cost,
             });
+            self.0.unwritten_charges.store(pending.len(), Ordering::Relaxed);
         }
+    }
+
+    /// How many charges are settled in memory and not yet written.
+    pub fn unwritten_charges(&self) -> usize {
+        self.0.unwritten_charges.load(Ordering::Relaxed)
     }
 
     /// Writes the charges recorded so far, a batch at a time.
@@ -361,6 +372,7 @@ impl Purse {
             let mut books = self.books();
             let current = books.kept_for(&run);
             books.pending.drain(..batch.len());
+            self.0.unwritten_charges.store(books.pending.len(), Ordering::Relaxed);
             for (key_id, outcome) in written {
                 if let Some(lease) = books.leases.get_mut(&key_id) {
                     if current {

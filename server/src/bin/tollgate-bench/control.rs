@@ -1,6 +1,7 @@
 //! The control-plane benchmark: usage rows bulk-inserted straight into Tollgate's
-//! database (as months of traffic would have left them), then request-id lookups and
-//! pages of the account's usage, plain and filtered, timed through the management API.
+//! database (as months of traffic would have left them: ids made at the rows' times, in
+//! the month partitions the server creates ahead on PostgreSQL), then request-id lookups
+//! and pages of the account's usage, plain and filtered, timed through the management API.
 
 use crate::database::Backend;
 use crate::error::BenchError;
@@ -8,6 +9,7 @@ use crate::load::histogram;
 use crate::report::{triple, write_json, Percentiles};
 use crate::settings::Settings;
 use crate::setup::{Configured, MODEL};
+use app::usage::retention;
 use reqwest::Client;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
@@ -80,6 +82,7 @@ pub async fn measure(
 /// Inserts `rows` usage rows of the benchmark's key, oldest first; returns the ids of
 /// `SAMPLES` of them spread over the table.
 async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<String>, BenchError> {
+    partition_span(url, now - SPAN_MS).await?;
     sqlx::any::install_default_drivers();
     let mut conn = AnyConnection::connect(url).await?;
     let every = (rows / SAMPLES).max(1);
@@ -105,11 +108,11 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
         );
         let mut insert = sqlx::query(&sql);
         for index in first..first + count {
-            let id = uuid::Uuid::now_v7().to_string();
+            let created_at = now - SPAN_MS + (SPAN_MS as i128 * index as i128 / rows as i128) as i64;
+            let id = id_made_at(created_at);
             if index % every == 0 && sampled.len() < SAMPLES as usize {
                 sampled.push(id.clone());
             }
-            let created_at = now - SPAN_MS + (SPAN_MS as i128 * index as i128 / rows as i128) as i64;
             let status: i64 = if index % REFUSED_EVERY == 0 { 429 } else { 200 };
             insert = insert
                 .bind(id)
@@ -128,6 +131,25 @@ async fn seed(url: &str, owner: &Configured, rows: u64, now: i64) -> Result<Vec<
     }
     conn.close().await?;
     Ok(sampled)
+}
+
+/// The partitions the server would have created ahead while the span's rows were written
+/// (from the span's first month on; nothing on SQLite). Without them, every row before
+/// this month would land in PostgreSQL's default partition.
+async fn partition_span(url: &str, from: i64) -> Result<(), BenchError> {
+    let failed = |detail: String| BenchError::Setup { step: "usage partitions", detail };
+    let db = app::db::Db::connect(url, 1).await.map_err(|err| failed(err.to_string()))?;
+    retention::prepare(&db, from).await?;
+    db.close().await;
+    Ok(())
+}
+
+/// A request id as the gateway would have made it at `created_at` (UTC unix ms): a UUIDv7
+/// starts with its time, which the lookup by id relies on.
+fn id_made_at(created_at: i64) -> String {
+    let at = created_at.max(0) as u64;
+    let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, at / 1000, (at % 1000) as u32 * 1_000_000);
+    uuid::Uuid::new_v7(timestamp).to_string()
 }
 
 /// Sends each GET in turn (one client, like an operator's script) and times it.

@@ -11,6 +11,7 @@ mod ip_allowlist;
 mod limits;
 mod malformed;
 mod mock_upstream;
+mod overload;
 mod routing;
 mod shutdown;
 mod streaming;
