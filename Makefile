@@ -32,7 +32,7 @@ help:
 	@echo "make cluster  three instances on PostgreSQL and Redis behind nginx on $(LISTEN); Ctrl-C stops them"
 	@echo "make test   formatting, clippy, unit + integration (SQLite and PostgreSQL), browser end-to-end"
 	@echo "make build  release build: $(CARGO_TARGET_DIR)/release/tollgate and the site in $(SITE_ROOT)"
-	@echo "make bench  gateway overhead against a mock upstream on loopback (BENCH_SECONDS, BENCH_FULL, BENCH_DB)"
+	@echo "make bench  gateway overhead against a mock upstream on loopback (BENCH_SECONDS, BENCH_FULL, BENCH_DB, BENCH_REDIS)"
 	@echo "make bench-control  usage lookups and pages over BENCH_ROWS seeded usage rows (BENCH_DB)"
 	@echo "make bench-memory  peak memory under 32 concurrent bodies of 100,000 messages (default caps, then raised)"
 
@@ -126,7 +126,9 @@ test: deps lint unit-and-integration sdk e2e
 # ---------------------------------------------------------------- benchmarking
 # Not part of `make test`: it needs the machine to itself for its figures to mean anything.
 # BENCH_SECONDS per run (default 5), BENCH_FULL=1 adds 4,000 RPS, BENCH_DB=postgres uses
-# a database it creates on 127.0.0.1:5432. Writes $(CARGO_TARGET_DIR)/bench/results.json.
+# a database it creates on 127.0.0.1:5432, BENCH_REDIS=1 adds rows with limits on the key,
+# counted in-process and in the Redis at BENCH_REDIS_URL (default 127.0.0.1:6379, keys under
+# a prefix of the run's own, deleted at the end). Writes $(CARGO_TARGET_DIR)/bench/results.json.
 bench:
 	cargo build --release -p server --bin tollgate --bin tollgate-bench
 	$(CARGO_TARGET_DIR)/release/tollgate-bench

@@ -18,6 +18,8 @@ pub enum BenchError {
     Setup { step: &'static str, detail: String },
     #[error("GET {url} failed: {detail}")]
     Query { url: String, detail: String },
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("writing the JSON report: {0}")]

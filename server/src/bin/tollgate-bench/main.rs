@@ -1,7 +1,8 @@
 //! `tollgate-bench`: Tollgate's overhead measured side by side with the upstream it
 //! fronts. Starts a mock upstream and a release Tollgate on loopback, configures
 //! Tollgate through its management API, drives both at fixed rates (open loop) and at
-//! full speed (closed loop), prints a table and writes it as JSON (`make bench`).
+//! full speed (closed loop), prints a table and writes it as JSON (`make bench`); with
+//! `BENCH_REDIS=1`, the same for a key with limits, counted in-process and in Redis.
 //! `tollgate-bench control` times the management API's usage queries over seeded rows
 //! (`make bench-control`); `tollgate-bench memory` reads Tollgate's peak memory under
 //! many large bodies at once (`make bench-memory`).
@@ -10,18 +11,23 @@ mod control;
 mod database;
 mod error;
 mod forward;
+mod gateway;
+mod limits;
 mod load;
 mod memory;
 mod mock;
 mod process;
+mod redis_server;
 mod report;
 mod settings;
 mod setup;
 
 use clap::{Parser, Subcommand};
-use database::Database;
+use database::Databases;
 use error::BenchError;
-use load::Target;
+use gateway::Gateway;
+use limits::Limited;
+use load::{OpenLoop, Target};
 use process::{free_port, wait_until, Child, CpuUse};
 use report::{Medians, Mode, RateRow, Report, Run, Throughput, TranslatedRoute};
 use settings::Settings;
@@ -31,11 +37,12 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::Duration;
 
-const ADMIN_EMAIL: &str = "bench@tollgate.local";
 /// The key the direct runs send, so both sides carry the same headers.
 const UPSTREAM_KEY: &str = "sk-bench-upstream";
 /// A pause between runs: the last run's connections and usage rows settle first.
 const BETWEEN_RUNS: Duration = Duration::from_millis(300);
+/// How long each target is driven before anything is measured.
+const WARM_UP: Duration = Duration::from_millis(500);
 
 #[derive(Parser)]
 #[command(name = "tollgate-bench", about = "Tollgate's latency overhead and throughput against a mock upstream")]
@@ -98,37 +105,49 @@ enum Plane {
 async fn run(plane: Plane) -> Result<(), BenchError> {
     let settings = Settings::from_env()?;
     let scratch = Scratch::create(&settings.out_dir)?;
-    let database = Database::create(settings.backend, &settings.postgres_admin_url, &scratch.0).await?;
+    let mut databases = Databases::new(settings.backend, &settings.postgres_admin_url);
     let measured = match plane {
-        Plane::Data => measure(&settings, &scratch.0, &database.url).await.map(|report| {
+        Plane::Data => measure(&settings, &scratch.0, &mut databases).await.map(|report| {
             report.print();
             report.write_json(&settings.out_dir.join("results.json"))
         }),
-        Plane::Control => control(&settings, &scratch.0, &database.url).await.map(|report| {
+        Plane::Control => control(&settings, &scratch.0, &mut databases).await.map(|report| {
             report.print();
             report.write_json(&settings.out_dir.join("control.json"))
         }),
-        Plane::Memory => memory(&settings, &scratch.0, &database.url).await.map(|report| {
+        Plane::Memory => memory(&settings, &scratch.0, &mut databases).await.map(|report| {
             report.print();
             report.write_json(&settings.out_dir.join("memory.json"))
         }),
     };
     // The children are gone by now (dropped with the stack): clean up either way.
-    if let Err(err) = database.remove().await {
-        eprintln!("tollgate-bench: could not drop the benchmark database: {err}");
+    if let Err(err) = databases.remove().await {
+        eprintln!("tollgate-bench: could not drop the benchmark databases: {err}");
+    }
+    if let (Plane::Data, Some(redis)) = (plane, &settings.redis) {
+        match redis.remove_keys().await {
+            Ok(count) => eprintln!("deleted the run's {count} Redis keys (prefix {})", redis.prefix),
+            Err(err) => eprintln!("tollgate-bench: could not delete the Redis keys under {}: {err}", redis.prefix),
+        }
     }
     drop(scratch);
     measured?
 }
 
-async fn control(settings: &Settings, scratch: &Path, database_url: &str) -> Result<control::Report, BenchError> {
-    let stack = start(settings, scratch, database_url).await?;
-    control::measure(settings, database_url, &stack.gateway, &stack.configured).await
+async fn control(
+    settings: &Settings,
+    scratch: &Path,
+    databases: &mut Databases,
+) -> Result<control::Report, BenchError> {
+    let stack = start(settings, scratch, databases).await?;
+    let gateway = &stack.gateway;
+    control::measure(settings, &gateway.database_url, &gateway.base, &gateway.configured).await
 }
 
-async fn memory(settings: &Settings, scratch: &Path, database_url: &str) -> Result<memory::Report, BenchError> {
-    let mut stack = start(settings, scratch, database_url).await?;
-    memory::measure(&mut stack.tollgate, &stack.gateway, &stack.configured.secret, settings.message_cap).await
+async fn memory(settings: &Settings, scratch: &Path, databases: &mut Databases) -> Result<memory::Report, BenchError> {
+    let mut stack = start(settings, scratch, databases).await?;
+    let gateway = &mut stack.gateway;
+    memory::measure(&mut gateway.process, &gateway.base, &gateway.configured.secret, settings.message_cap).await
 }
 
 /// The run's data directory, removed when the run ends.
@@ -153,9 +172,7 @@ impl Drop for Scratch {
 struct Stack {
     upstream: String,
     forwarder: String,
-    gateway: String,
-    tollgate: Child,
-    configured: setup::Configured,
+    gateway: Gateway,
     mock: Child,
     forwarder_process: Child,
 }
@@ -167,12 +184,11 @@ impl Stack {
     }
 }
 
-async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Stack, BenchError> {
+async fn start(settings: &Settings, scratch: &Path, databases: &mut Databases) -> Result<Stack, BenchError> {
     let client = load::client();
-    let (upstream_port, forwarder_port, gateway_port) = (free_port()?, free_port()?, free_port()?);
+    let (upstream_port, forwarder_port) = (free_port()?, free_port()?);
     let upstream = format!("http://127.0.0.1:{upstream_port}");
     let forwarder = format!("http://127.0.0.1:{forwarder_port}");
-    let gateway = format!("http://127.0.0.1:{gateway_port}");
     let exe = std::env::current_exe().map_err(BenchError::io("current executable"))?;
     let mut mock_command = Command::new(&exe);
     mock_command.args(["mock", "--listen", &format!("127.0.0.1:{upstream_port}")]);
@@ -182,8 +198,6 @@ async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Resul
     forwarder_command.arg(chat_url(&upstream));
     let forwarder_log = settings.out_dir.join("forwarder.log");
     let mut forwarder_process = Child::spawn("bare forwarder", forwarder_command, forwarder_log)?;
-    let command = tollgate_command(settings, scratch, database_url, gateway_port);
-    let mut tollgate = Child::spawn("tollgate", command, settings.out_dir.join("tollgate.log"))?;
 
     let probe = target(chat_url(&upstream), UPSTREAM_KEY, Mode::NonStreaming);
     let (client_ref, probe) = (&client, &probe);
@@ -191,64 +205,67 @@ async fn start(settings: &Settings, scratch: &Path, database_url: &str) -> Resul
     let probe = &target(chat_url(&forwarder), UPSTREAM_KEY, Mode::NonStreaming);
     let forwarder_up = move || probe.send(client_ref);
     wait_until("the bare forwarder", &mut forwarder_process, Duration::from_secs(10), forwarder_up).await?;
-    let ready = format!("{gateway}/readyz");
-    let ready = &ready;
-    let up = move || async move { client_ref.get(ready).send().await.is_ok_and(|r| r.status().is_success()) };
-    wait_until("tollgate", &mut tollgate, Duration::from_secs(60), up).await?;
-    let admin = setup::Admin { base: &gateway, email: ADMIN_EMAIL, password: &settings.admin_password };
-    let configured = setup::configure(&admin, &upstream).await?;
-    Ok(Stack { upstream, forwarder, gateway, tollgate, configured, mock, forwarder_process })
+    let gateway = gateway::start(settings, scratch, databases, &upstream, None).await?;
+    Ok(Stack { upstream, forwarder, gateway, mock, forwarder_process })
 }
 
-async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Result<Report, BenchError> {
-    let mut stack = start(settings, scratch, database_url).await?;
+async fn measure(settings: &Settings, scratch: &Path, databases: &mut Databases) -> Result<Report, BenchError> {
+    let mut stack = start(settings, scratch, databases).await?;
+    // Started before the long part, so a Redis that does not answer fails the run at once.
+    let mut limited = match &settings.redis {
+        Some(_) => Some(Limited::start(settings, scratch, databases, &stack.upstream).await?),
+        None => None,
+    };
     let client = load::client();
-    let (direct_url, gateway_url) = (chat_url(&stack.upstream), chat_url(&stack.gateway));
+    let (direct_url, gateway_url) = (chat_url(&stack.upstream), chat_url(&stack.gateway.base));
     let forwarder_url = chat_url(&stack.forwarder);
-    let secret = stack.configured.secret.clone();
+    let secret = stack.gateway.configured.secret.clone();
     let direct = |mode| target(direct_url.clone(), UPSTREAM_KEY, mode);
     let forwarded = |mode| target(forwarder_url.clone(), UPSTREAM_KEY, mode);
     let through = |mode| target(gateway_url.clone(), &secret, mode);
-    let translated = |route, mode| translated_target(&stack.gateway, route, &secret, mode);
+    let gateway_base = stack.gateway.base.clone();
+    let translated = |route, mode| translated_target(&gateway_base, route, &secret, mode);
 
     let mut rates = Vec::new();
     let mut throughput = Vec::new();
     for mode in [Mode::NonStreaming, Mode::Streaming] {
         let (direct, gateway) = (direct(mode), through(mode));
         // Fill the connection pools and caches before anything is measured.
-        load::closed_loop(&client, &direct, 16, Duration::from_millis(500)).await;
-        load::closed_loop(&client, &gateway, 16, Duration::from_millis(500)).await;
-        load::closed_loop(&client, &forwarded(mode), 16, Duration::from_millis(500)).await;
+        for warmed in [&direct, &gateway, &forwarded(mode)] {
+            warm_up(&client, warmed).await;
+        }
         for &rate in &settings.rates {
             eprintln!("{mode:?} at {rate} rps ...");
             let direct_run = load::open_loop(&client, &direct, rate, settings.run_time).await;
             tokio::time::sleep(BETWEEN_RUNS).await;
-            stack.tollgate.reset_peak_rss();
-            let gateway_run = load::open_loop(&client, &gateway, rate, settings.run_time).await;
-            let peak_mib = stack.tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0);
-            tokio::time::sleep(BETWEEN_RUNS).await;
-            stack.tollgate.ensure_running()?;
+            let tollgate = &mut stack.gateway.process;
+            let (gateway_run, peak_mib) = gateway_open_run(&client, &gateway, rate, settings, tollgate).await?;
             rates.push(RateRow::new(mode, rate, &direct_run, &gateway_run, peak_mib));
         }
     }
     // The maximum runs come last: the memory they leave resident would otherwise count
     // as the peak of every rate measured after them.
+    let tollgate = Some(&stack.gateway.process);
     for mode in [Mode::NonStreaming, Mode::Streaming] {
         for round in 1..=settings.rounds {
             eprintln!("{mode:?} at full speed, concurrency {}, round {round} ...", settings.concurrency);
             let direct = closed_run(&stack, &client, settings, &direct(mode), None).await;
             let forwarder =
                 closed_run(&stack, &client, settings, &forwarded(mode), Some(&stack.forwarder_process)).await;
-            let gateway = closed_run(&stack, &client, settings, &through(mode), Some(&stack.tollgate)).await;
+            let gateway = closed_run(&stack, &client, settings, &through(mode), tollgate).await;
             let mut round = Throughput::new(mode, settings.concurrency, &direct, &forwarder, &gateway);
             for route in TranslatedRoute::ALL {
-                let run = closed_run(&stack, &client, settings, &translated(route, mode), Some(&stack.tollgate)).await;
+                let run = closed_run(&stack, &client, settings, &translated(route, mode), tollgate).await;
                 round.add_translated(route, &run);
             }
             throughput.push(round);
         }
     }
-    stack.tollgate.ensure_running()?;
+    stack.gateway.process.ensure_running()?;
+    let limits = match (&mut limited, &settings.redis) {
+        (Some(limited), Some(redis)) => Some(limits::measure(settings, &stack, limited, redis).await?),
+        _ => None,
+    };
     Ok(Report {
         database: settings.backend,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -256,8 +273,31 @@ async fn measure(settings: &Settings, scratch: &Path, database_url: &str) -> Res
         rates,
         medians: [Mode::NonStreaming, Mode::Streaming].map(|mode| Medians::of(mode, &throughput)).into(),
         throughput,
-        tollgate_peak_rss_mib: stack.tollgate.whole_run_peak_rss_kib().map(|kib| kib as f64 / 1024.0),
+        tollgate_peak_rss_mib: stack.gateway.process.whole_run_peak_rss_kib().map(|kib| kib as f64 / 1024.0),
+        limits,
     })
+}
+
+/// Drives `target` briefly: connection pools and caches filled before anything is measured.
+async fn warm_up(client: &reqwest::Client, target: &Arc<Target>) {
+    load::closed_loop(client, target, 16, WARM_UP).await;
+}
+
+/// One open-loop run through a Tollgate, with its peak resident memory during the run
+/// (the kernel's peak is reset before it), in MiB.
+async fn gateway_open_run(
+    client: &reqwest::Client,
+    target: &Arc<Target>,
+    rate: u32,
+    settings: &Settings,
+    tollgate: &mut Child,
+) -> Result<(OpenLoop, Option<f64>), BenchError> {
+    tollgate.reset_peak_rss();
+    let run = load::open_loop(client, target, rate, settings.run_time).await;
+    let peak_mib = tollgate.peak_rss_kib().map(|kib| kib as f64 / 1024.0);
+    tokio::time::sleep(BETWEEN_RUNS).await;
+    tollgate.ensure_running()?;
+    Ok((run, peak_mib))
 }
 
 /// One closed-loop run at full speed against `target`, with the CPU each process spent.
@@ -273,29 +313,6 @@ async fn closed_run(
     let cpu = stack.cpu(proxy).since(&before);
     tokio::time::sleep(BETWEEN_RUNS).await;
     Run { outcome, cpu }
-}
-
-/// `tollgate serve` on a fresh database with everything on: auth, policy, reservation,
-/// billing and usage logging, as `make run` would (the demo account gets the key).
-fn tollgate_command(settings: &Settings, scratch: &Path, database_url: &str, port: u16) -> Command {
-    let mut command = Command::new(&settings.tollgate_bin);
-    // The caller's own TOLLGATE_* settings (or a tollgate.toml) must not change the run.
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TOLLGATE_")) {
-        command.env_remove(name);
-    }
-    command
-        .arg("serve")
-        .current_dir(scratch)
-        .env("TOLLGATE_DATABASE_URL", database_url)
-        .env("TOLLGATE_DATA_DIR", scratch)
-        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TOLLGATE_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("TOLLGATE_ADMIN_PASSWORD", &settings.admin_password)
-        .env("TOLLGATE_SEED_DEMO", "true");
-    if let Some(cap) = settings.message_cap {
-        command.env("TOLLGATE_MAX_REQUEST_MESSAGES", cap.to_string());
-    }
-    command
 }
 
 fn chat_url(base: &str) -> String {

@@ -2,6 +2,7 @@
 
 use crate::database::Backend;
 use crate::error::BenchError;
+use crate::limits;
 use crate::load::{ClosedLoop, OpenLoop};
 use crate::process::CpuUse;
 use hdrhistogram::Histogram;
@@ -20,7 +21,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Mode::NonStreaming => "whole",
             Mode::Streaming => "stream",
@@ -41,7 +42,7 @@ impl Percentiles {
         Percentiles { p50_ms: ms(0.50), p90_ms: ms(0.90), p99_ms: ms(0.99) }
     }
 
-    fn minus(&self, other: &Percentiles) -> Percentiles {
+    pub fn minus(&self, other: &Percentiles) -> Percentiles {
         Percentiles {
             p50_ms: self.p50_ms - other.p50_ms,
             p90_ms: self.p90_ms - other.p90_ms,
@@ -119,17 +120,20 @@ pub struct FullSpeed {
 }
 
 impl FullSpeed {
-    fn of(run: &Run) -> FullSpeed {
-        let requests = (run.outcome.ok + run.outcome.errors).max(1) as f64;
-        let us = |spent: std::time::Duration| spent.as_secs_f64() * 1e6 / requests;
+    pub fn of(run: &Run) -> FullSpeed {
         FullSpeed {
             rps: run.outcome.rps(),
             error_rate: run.outcome.error_rate(),
-            generator_cpu_us: us(run.cpu.generator),
-            mock_cpu_us: us(run.cpu.mock),
-            proxy_cpu_us: us(run.cpu.proxy),
+            generator_cpu_us: per_request_us(run, run.cpu.generator),
+            mock_cpu_us: per_request_us(run, run.cpu.mock),
+            proxy_cpu_us: per_request_us(run, run.cpu.proxy),
         }
     }
+}
+
+/// `spent` during `run`, in microseconds per request it sent (answered or not).
+pub fn per_request_us(run: &Run, spent: std::time::Duration) -> f64 {
+    spent.as_secs_f64() * 1e6 / (run.outcome.ok + run.outcome.errors).max(1) as f64
 }
 
 /// A client route whose requests the gateway translates for the OpenAI channel.
@@ -260,7 +264,7 @@ impl Medians {
 }
 
 /// The middle value (the mean of the two middle ones for an even count); 0 for none.
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,
@@ -285,6 +289,8 @@ pub struct Report {
     pub throughput: Vec<Throughput>,
     pub medians: Vec<Medians>,
     pub tollgate_peak_rss_mib: Option<f64>,
+    /// The rows with limits, in-process and in Redis (`BENCH_REDIS=1`).
+    pub limits: Option<limits::Report>,
 }
 
 impl Report {
@@ -392,6 +398,9 @@ impl Report {
         match self.tollgate_peak_rss_mib {
             Some(mib) => println!("\nTollgate peak resident memory over the whole run (VmHWM): {mib:.1} MiB"),
             None => println!("\nTollgate peak resident memory: not available (no /proc)"),
+        }
+        if let Some(limits) = &self.limits {
+            limits.print();
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::database::Backend;
 use crate::error::BenchError;
+use crate::redis_server::RedisServer;
 use rand::distributions::{Alphanumeric, DistString};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub struct Settings {
     /// Where the JSON report, the children's logs and the run's scratch directory go.
     pub out_dir: PathBuf,
     pub admin_password: String,
+    /// The Redis of the rows with limits (`BENCH_REDIS=1`, at `BENCH_REDIS_URL`); none: no
+    /// such rows.
+    pub redis: Option<RedisServer>,
 }
 
 impl Settings {
@@ -57,6 +61,8 @@ impl Settings {
             // Any password works: the server is private to this run.
             admin_password: var("BENCH_ADMIN_PASSWORD")
                 .unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 24)),
+            redis: (var("BENCH_REDIS").as_deref() == Some("1"))
+                .then(|| RedisServer::new(var("BENCH_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()))),
         })
     }
 }

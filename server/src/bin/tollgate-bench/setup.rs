@@ -1,5 +1,6 @@
 //! Configures a fresh Tollgate through its management API, as an operator would: an
-//! `openai` channel to the mock, a priced model, plenty of credit and a key.
+//! `openai` channel to the mock, a priced model, plenty of credit and a key (with limits,
+//! for the rows that measure them).
 
 use crate::error::BenchError;
 use reqwest::{Client, StatusCode};
@@ -10,6 +11,18 @@ use std::time::{Duration, Instant};
 pub const MODEL: &str = "bench-1";
 /// Far more credit than any run spends (micro-units), so the quota layer never refuses.
 const CREDIT: i64 = 1_000_000_000_000_000;
+/// The limited key's RPM, TPM and concurrency: far above what a run sends (some 20,000
+/// requests a second, each held at under 200 tokens, a few hundred at once at most), so
+/// every request is counted against all three and none is refused. The management API
+/// sets no maximum (BIGINT columns); TPM stays far inside the 2^53 a Lua number holds exactly.
+pub const LIMITS: KeyLimits = KeyLimits { rpm: 10_000_000, tpm: 1_000_000_000_000, max_concurrency: 100_000 };
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct KeyLimits {
+    pub rpm: i64,
+    pub tpm: i64,
+    pub max_concurrency: i64,
+}
 
 pub struct Admin<'a> {
     pub base: &'a str,
@@ -26,7 +39,8 @@ pub struct Configured {
     pub client: Client,
 }
 
-pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<Configured, BenchError> {
+/// Configures everything; the key has [`LIMITS`] when `limited`, no limit otherwise.
+pub async fn configure(admin: &Admin<'_>, upstream_base: &str, limited: bool) -> Result<Configured, BenchError> {
     // Signed in with the session cookie, it writes as the console's own pages do (CSRF check).
     let origin = reqwest::header::HeaderValue::from_str(admin.base)
         .map_err(|err| BenchError::Setup { step: "client", detail: err.to_string() })?;
@@ -47,7 +61,12 @@ pub async fn configure(admin: &Admin<'_>, upstream_base: &str) -> Result<Configu
     let credits = format!("/api/v1/accounts/{account}/credits");
     call(&client, admin, &credits, "credit", credit, StatusCode::CREATED).await?;
     let keys = format!("/api/v1/accounts/{account}/keys");
-    let key = call(&client, admin, &keys, "key", json!({"name": "benchmark"}), StatusCode::CREATED).await?;
+    let mut key = json!({"name": "benchmark"});
+    if limited {
+        key = json!({"name": "benchmark, limited", "rpm": LIMITS.rpm, "tpm": LIMITS.tpm,
+            "max_concurrency": LIMITS.max_concurrency});
+    }
+    let key = call(&client, admin, &keys, "key", key, StatusCode::CREATED).await?;
     let (secret, key_id) = (field(&key["secret"], "key")?, field(&key["id"], "key")?);
     await_key(admin.base, &secret).await?;
     Ok(Configured { secret, key_id, account, client })
