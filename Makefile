@@ -110,8 +110,9 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p app --no-default-features --features hydrate -- -D warnings
 
+# Bounded: a test that hangs fails the run instead of holding CI until its own limit.
 unit-and-integration:
-	cargo test --workspace
+	timeout 1800 cargo test --workspace
 
 sdk:
 	cargo build -p server
