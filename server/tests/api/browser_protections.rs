@@ -143,6 +143,9 @@ async fn a_form_post_is_redirected_only_to_the_consoles_own_paths() {
 }
 
 /// Every console page a signed-in admin can open.
+/// How long a console page may take to render on these shared cores.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 const CONSOLE_PAGES: &[&str] = &[
     "/",
     "/keys",
@@ -178,9 +181,16 @@ async fn every_console_page_carries_a_nonce_policy_and_the_security_headers() {
     let pages = std::iter::once(("/sign-in", &anonymous)).chain(CONSOLE_PAGES.iter().map(|path| (*path, &admin)));
     for (path, client) in pages {
         // Each page is read whole before the next is asked for: no answer is left unread.
-        let page = client.get(app.url(path)).send().await.unwrap();
+        // Bounded: a render that never ends fails here, naming its page, instead of hanging the suite.
+        let page = tokio::time::timeout(WITHIN, client.get(app.url(path)).send())
+            .await
+            .unwrap_or_else(|_| panic!("{path} did not answer within {WITHIN:?}"))
+            .unwrap();
         let headers = page.headers().clone();
-        let html = page.text().await.unwrap();
+        let html = tokio::time::timeout(WITHIN, page.text())
+            .await
+            .unwrap_or_else(|_| panic!("{path}'s body did not end within {WITHIN:?}"))
+            .unwrap();
         assert_common_headers(&headers, path);
         let policy = header(&headers, "content-security-policy");
         let nonce = policy
