@@ -25,11 +25,11 @@ use app::usage::retention;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -296,8 +296,17 @@ fn session_layer(state: &AppState, config: &Config) -> SessionManagerLayer<Sessi
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)))
 }
 
+/// The console's routes, listed once per process. Listing them renders the app with
+/// resource loading suppressed through a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`): a page another `Application` of the same process was rendering
+/// at that moment (the tests run many) would wait for its resources for ever.
+fn console_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState, gateway: Gateway, config: &Config) -> Router {
-    let routes = generate_route_list(App);
+    let routes = console_routes();
     let context = {
         let state = state.clone();
         move || app::state::provide_request_context(&state)
