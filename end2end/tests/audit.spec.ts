@@ -29,6 +29,8 @@ test('admin creates a user and finds the change in the audit log by action, with
   const email = uniqueEmail('audited');
   await signInAndExpectDashboard(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await page.goto('/admin/users');
+  // The suite's first page: the wasm is fetched cold, and a click during hydration is lost.
+  await settled(page);
   const form = page.locator('form').filter({ has: page.getByRole('button', { name: 'Create user' }) });
   await form.locator('input[name=email]').fill(email);
   await form.locator('input[name=password]').fill('audited-password-1234');
